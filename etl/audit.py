@@ -1,0 +1,62 @@
+"""The run log: one row per run in etl_audit.job_runs, written on success and on failure."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from etl.config.models import TargetConfig
+from etl.context import RunContext
+from etl.load import parquet
+
+AUDIT_TABLE = "etl_audit.job_runs"
+
+_COUNTS = T.MapType(T.StringType(), T.LongType())
+AUDIT_SCHEMA = T.StructType(
+    [
+        T.StructField("job", T.StringType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("env", T.StringType()),
+        T.StructField("run_date", T.DateType()),
+        T.StructField("window_start", T.DateType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("ended_at", T.TimestampType()),
+        T.StructField("rows_read", _COUNTS),
+        T.StructField("rows_written", _COUNTS),
+        T.StructField("rows_rejected", _COUNTS),
+        T.StructField("validation", T.StringType()),
+        T.StructField("error", T.StringType()),
+    ]
+)
+
+
+@dataclass
+class RunRecord:
+    job: str
+    run_id: str
+    env: str
+    run_date: date
+    window_start: date
+    started_at: datetime
+    status: str = "running"
+    ended_at: datetime | None = None
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)
+    rows_rejected: dict[str, int] = field(default_factory=dict)
+    validation: str = "skipped"
+    error: str | None = None
+
+    @classmethod
+    def start(cls, ctx: RunContext, started_at: datetime) -> RunRecord:
+        return cls(ctx.job, ctx.run_id, ctx.env, ctx.run_date, ctx.window.first, started_at)
+
+
+def write_run(spark: SparkSession, ctx: RunContext, record: RunRecord) -> None:
+    """Append the run's row (parquet, whatever the env's table format: it is small and append-only)."""
+    row = asdict(record)
+    frame = spark.createDataFrame([tuple(row[name] for name in AUDIT_SCHEMA.names)], AUDIT_SCHEMA)
+    parquet.write(spark, frame, TargetConfig(table=AUDIT_TABLE, mode="append"), ctx)

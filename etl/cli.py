@@ -1,0 +1,211 @@
+"""The `etl` command. Exit 0 on success; any failure exits non-zero with one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from etl.config import ConfigDir, find_conf_dir
+from etl.config.models import EnvConfig, TableFormat
+from etl.context import DateWindow
+from etl.errors import EtlError
+from etl.zones import Zones, local_path
+
+log = logging.getLogger("etl")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        conf = ConfigDir(find_conf_dir(args.conf_dir))
+        return int(args.command(conf, args))
+    except EtlError as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return _fail("interrupted", code=130)
+    except Exception as error:  # anything else: still one line, the details go to the log
+        from etl.job import one_line
+
+        log.debug("unexpected error", exc_info=True)
+        return _fail(one_line(error))
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"etl: error: {message}", file=sys.stderr)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etl", description="Extract / transform / validate / load jobs on PySpark, for Amazon EMR.")
+    parser.add_argument("--conf-dir", help="configuration folder (default: $ETL_CONF_DIR, else ./conf)")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    default_env = os.environ.get("ETL_ENV", "local")
+
+    def command(name: str, handler: Callable[[ConfigDir, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(command=handler)
+        return sub
+
+    def with_env(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--env", default=default_env, help=f"conf/env/ENV.yaml (default: $ETL_ENV or local; now {default_env})")
+        return sub
+
+    command("list", cmd_list, "the jobs and their descriptions")
+
+    run = with_env(command("run", cmd_run, "load one day"))
+    run.add_argument("job")
+    run.add_argument("--run-date", required=True, type=_day, metavar="YYYY-MM-DD")
+
+    backfill = with_env(command("backfill", cmd_backfill, "load a range of days in one Spark application"))
+    backfill.add_argument("job")
+    backfill.add_argument("--from", dest="first", required=True, type=_day, metavar="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="last", required=True, type=_day, metavar="YYYY-MM-DD")
+
+    sql = with_env(command("sql", cmd_sql, "run a query against the env's metastore and print the result"))
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["csv", "json"], default="csv", help="csv with a header (default) or one JSON object per line")
+
+    from etl.demo.tpch import TPCH_FIRST_DAY, TPCH_LAST_DAY
+
+    demo = with_env(command("demo-data", cmd_demo_data, "write the demo's raw landing data (TPC-H daily extracts) into the raw zone"))
+    demo.add_argument("--scale", type=float, default=0.01, help="TPC-H scale factor (default 0.01; 1 is about 1 GB)")
+    demo.add_argument("--from", dest="first", type=_day, default=TPCH_FIRST_DAY, metavar="YYYY-MM-DD")
+    demo.add_argument("--to", dest="last", type=_day, default=TPCH_LAST_DAY, metavar="YYYY-MM-DD")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the customer changes")
+
+    check = command("check-config", cmd_check_config, "load and validate all config and suites")
+    check.add_argument("--env", help="check this env strictly (its ${VARS} must be set); default: every env")
+    return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD") from None
+
+
+# --- commands -----------------------------------------------------------------------------------------
+
+
+def cmd_list(conf: ConfigDir, args: argparse.Namespace) -> int:
+    jobs = [conf.job(name) for name in conf.names("jobs")]
+    width = max((len(job.name) for job in jobs), default=0)
+    for job in jobs:
+        print(f"{job.name:<{width}}  {job.description}")
+    return 0
+
+
+def cmd_run(conf: ConfigDir, args: argparse.Namespace) -> int:
+    return _run(conf, args.env, args.job, DateWindow.day(args.run_date))
+
+
+def cmd_backfill(conf: ConfigDir, args: argparse.Namespace) -> int:
+    try:
+        window = DateWindow(args.first, args.last)
+    except ValueError as error:
+        raise EtlError(str(error)) from None
+    return _run(conf, args.env, args.job, window)
+
+
+def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow) -> int:
+    from etl.registry import job_class
+    from etl.runner import formats_of, run_job
+
+    env = conf.env(env_name)
+    job_class(conf.job(job_name))  # a bad class path fails before Spark starts
+    spark = _session(env, f"etl-{job_name}", formats_of(conf, job_name, env))
+    outcome = run_job(spark, conf, env, job_name, window)
+    record = outcome.record
+    written = ", ".join(f"{name} {rows}" for name, rows in record.rows_written.items())
+    log.info("run %s of %s for %s: %s (rows written: %s; validation %s)", record.run_id, job_name, window, record.status, written, record.validation)
+    return 0
+
+
+def cmd_sql(conf: ConfigDir, args: argparse.Namespace) -> int:
+    spark = _session(conf.env(args.env), "etl-sql")
+    frame = spark.sql(args.query)
+    rows = frame.toLocalIterator()
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(frame.columns)
+        for row in rows:
+            writer.writerow(["" if value is None else _plain(value) for value in row])
+    else:
+        for row in rows:
+            print(json.dumps({k: _plain(v) for k, v in row.asDict(recursive=True).items()}, default=str))
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    """Exact text for decimals and dates; everything else as Python prints it."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def cmd_demo_data(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl.demo.tpch import generate
+
+    env = conf.env(args.env)
+    try:
+        window = DateWindow(args.first, args.last)
+    except ValueError as error:
+        raise EtlError(str(error)) from None
+    spark = _session(env, "etl-demo-data")
+    summary = generate(spark, Zones.from_env(env), args.scale, window, args.seed, say=lambda line: print(line, file=sys.stderr))
+    print(
+        f"landed {summary.orders} orders, {summary.lineitems} lineitems and {summary.customer_changes} customer changes "
+        f"over {summary.days} days under {Zones.from_env(env).uri('raw', 'tpch')}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_check_config(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl.checks import check_config
+
+    problems, notes = check_config(conf.root, args.env)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if problems:
+        for problem in problems[:-1]:
+            print(f"etl: error: {problem}", file=sys.stderr)
+        return _fail(problems[-1])
+    print(f"config ok: {len(conf.names('env'))} envs, {len(conf.names('jobs'))} jobs, {len(conf.names('expectations'))} suites")
+    return 0
+
+
+# --- shared -------------------------------------------------------------------------------------------
+
+
+def _session(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = None) -> Any:
+    from etl.session import build_session
+
+    _log_to(env)
+    return build_session(env, app_name, formats)
+
+
+def _log_to(env: EnvConfig) -> None:
+    """Progress on stderr; with local state also the full log in <lake_root>/logs/etl.log."""
+    log.setLevel(logging.DEBUG)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    log.addHandler(console)
+    root = local_path(Zones.from_env(env).lake_root)
+    if env.local_state and root is not None:
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(root / "logs" / "etl.log")
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(to_file)

@@ -1,0 +1,177 @@
+"""Typed configuration. Unknown keys are errors; every field says what it is for."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from etl.schema import parse_type
+
+ZoneName = Literal["raw", "curated", "quarantine", "dq", "checkpoints"]
+ZONE_NAMES: tuple[ZoneName, ...] = ("raw", "curated", "quarantine", "dq", "checkpoints")
+TableFormat = Literal["parquet", "delta"]
+LoadMode = Literal["append", "overwrite", "overwrite_partitions", "merge"]
+Severity = Literal["error", "warn"]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def identifier(name: str) -> str:
+    """A column or database name that is safe to put into SQL unquoted."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"{name!r} is not a valid identifier (letters, digits and _; not starting with a digit)")
+    return name
+
+
+def table_name(name: str) -> str:
+    """A table name qualified with its database: 'warehouse.fact_sales'."""
+    parts = name.split(".")
+    if len(parts) != 2 or not all(_IDENTIFIER.match(part) for part in parts):
+        raise ValueError(f"{name!r} is not a table name of the form database.table")
+    return name
+
+
+def column_type(name: str) -> str:
+    parse_type(name)
+    return name
+
+
+Identifier = Annotated[str, AfterValidator(identifier)]
+ColumnType = Annotated[str, AfterValidator(column_type)]
+TableName = Annotated[str, AfterValidator(table_name)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- environment: conf/base.yaml + conf/env/<env>.yaml -------------------------------------------------
+
+
+class SparkSettings(Strict):
+    master: str | None = Field(None, description="Spark master URL; leave empty on EMR, where spark-submit sets it (YARN).")
+    driver_memory: str | None = Field(None, description="spark.driver.memory; only takes effect when Python starts the JVM (local runs).")
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = Field("WARN", description="Spark's log level on the console.")
+    progress_bar: bool = Field(True, description="Show Spark's console progress bar for long stages.")
+    conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings, passed to the session as they are.")
+
+
+class MetastoreSettings(Strict):
+    kind: Literal["derby", "thrift", "cluster"] = Field(
+        description="derby: embedded, under the lake root; thrift: a Hive metastore service at `uris`; "
+        "cluster: whatever the cluster's hive-site.xml says (EMR: external metastore or Glue)."
+    )
+    uris: str | None = Field(None, description="thrift://host:port[,thrift://...] for kind thrift.")
+
+    @model_validator(mode="after")
+    def _uris_for_thrift(self) -> MetastoreSettings:
+        if self.kind == "thrift" and not self.uris:
+            raise ValueError("kind 'thrift' needs 'uris' (thrift://host:port)")
+        return self
+
+
+class ZoneSettings(Strict):
+    raw: str | None = Field(None, description="Landing zone of the source extracts. Default: <lake_root>/raw.")
+    curated: str | None = Field(None, description="Warehouse tables (database locations). Default: <lake_root>/curated.")
+    quarantine: str | None = Field(None, description="Rejected rows with their reasons. Default: <lake_root>/quarantine.")
+    dq: str | None = Field(None, description="Validation results. Default: <lake_root>/dq.")
+    checkpoints: str | None = Field(None, description="Streaming checkpoints. Default: <lake_root>/checkpoints.")
+
+
+class TableSettings(Strict):
+    default_format: TableFormat = Field("parquet", description="Table format of targets that do not name one.")
+
+
+class EnvConfig(Strict):
+    name: str = Field(description="The env's name: the file name under conf/env/.")
+    lake_root: str = Field(description="Root URI of all zones and, locally, of the metastore, warehouse dir and logs.")
+    local_state: bool = Field(
+        False, description="Keep the Derby metastore, spark-warehouse and logs under lake_root (laptop and test envs)."
+    )
+    zones: ZoneSettings = Field(default_factory=ZoneSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    metastore: MetastoreSettings
+    tables: TableSettings = Field(default_factory=TableSettings)
+
+
+# --- jobs: conf/jobs/<job>.yaml --------------------------------------------------------------------------
+
+
+class SourceConfig(Strict):
+    format: Literal["csv", "json", "parquet", "table"] = Field(description="How to read it; `table` reads a metastore table.")
+    zone: ZoneName = Field("raw", description="The zone `path` is relative to.")
+    path: str | None = Field(None, description="Folder under the zone (file formats).")
+    table: TableName | None = Field(None, description="database.table (format table).")
+    date_partition: Identifier | None = Field(
+        None, description="Folder key of daily partitions (e.g. dt for dt=YYYY-MM-DD); the run reads the days of its window."
+    )
+    allow_empty: bool = Field(False, description="Accept a daily partition that exists but holds no rows.")
+    optional: bool = Field(False, description="format table only: a table that does not exist yet reads as empty, with `columns`.")
+    columns: dict[Identifier, ColumnType] = Field(
+        default_factory=dict, description="Explicit schema, column -> Spark SQL type, in file order (csv, json)."
+    )
+    options: dict[str, str] = Field(default_factory=dict, description="Extra reader options.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> SourceConfig:
+        if self.format == "table":
+            if not self.table:
+                raise ValueError("format 'table' needs 'table' (database.table)")
+        elif not self.path:
+            raise ValueError(f"format '{self.format}' needs 'path' (a folder under the zone)")
+        if self.format in ("csv", "json") and not self.columns:
+            raise ValueError(f"format '{self.format}' needs 'columns': an explicit schema, never inferred")
+        if self.optional and (self.format != "table" or not self.columns):
+            raise ValueError("'optional' is for format 'table' and needs 'columns' (the schema of the empty result)")
+        return self
+
+
+class TargetConfig(Strict):
+    table: TableName = Field(description="database.table to load.")
+    format: TableFormat | None = Field(None, description="Table format; default: the env's tables.default_format.")
+    mode: LoadMode = Field(
+        description="append | overwrite (whole table) | overwrite_partitions (only partitions in the new data) | merge (upsert on merge_keys)."
+    )
+    partition_by: list[Identifier] = Field(default_factory=list, description="Partition columns, in order.")
+    merge_keys: list[Identifier] = Field(default_factory=list, description="Business key columns for mode merge.")
+    suite: str | None = Field(None, description="Expectation suite in conf/expectations/<suite>.yaml, checked before the write.")
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> TargetConfig:
+        if self.mode == "merge" and not self.merge_keys:
+            raise ValueError("mode 'merge' needs 'merge_keys'")
+        if self.mode == "overwrite_partitions" and not self.partition_by:
+            raise ValueError("mode 'overwrite_partitions' needs 'partition_by'")
+        return self
+
+
+class JobConfig(Strict):
+    name: str = Field(description="The job's name: the file name under conf/jobs/.")
+    description: str = Field(description="One line shown by `etl list`.")
+    job_class: str = Field(alias="class", description="module:Class of the Job subclass, e.g. jobs.sales_warehouse:SalesWarehouse.")
+    sources: dict[Identifier, SourceConfig] = Field(default_factory=dict)
+    targets: dict[Identifier, TargetConfig] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, description="Job-specific settings, typed by the job's Params model.")
+
+    @model_validator(mode="after")
+    def _class_path(self) -> JobConfig:
+        if not re.match(r"^[\w.]+:\w+$", self.job_class):
+            raise ValueError(f"'class' must look like package.module:ClassName, got {self.job_class!r}")
+        return self
+
+
+# --- expectation suites: conf/expectations/<suite>.yaml ---------------------------------------------------
+
+
+class ExpectationConfig(Strict):
+    type: Identifier = Field(description="Great Expectations expectation, snake_case: expect_column_values_to_not_be_null.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Its arguments, as Great Expectations names them.")
+    severity: Severity = Field(description="error: fail the run before anything is written; warn: record and go on.")
+
+
+class SuiteConfig(Strict):
+    name: str = Field(description="The suite's name: the file name under conf/expectations/.")
+    description: str = ""
+    expectations: list[ExpectationConfig] = Field(min_length=1)

@@ -1,0 +1,29 @@
+"""The project's exceptions. Each message is one line a person can act on at 3 a.m."""
+
+
+class EtlError(Exception):
+    """Base of every error the framework raises on purpose; the CLI prints its message as is."""
+
+
+class ConfigError(EtlError):
+    """Configuration that cannot be loaded: names the file and the key."""
+
+
+class SourceError(EtlError):
+    """An input that is missing, empty when it must not be, or unreadable."""
+
+
+class ValidationFailed(EtlError):
+    """An expectation of severity `error` failed: nothing was written."""
+
+
+class LoadError(EtlError):
+    """A write that cannot be done as configured (schema mismatch, bad mode for the format)."""
+
+
+class TableFormatUnavailable(EtlError):
+    """The table format's runtime (jars) is not on the Spark classpath."""
+
+
+class JobNotFound(EtlError):
+    """No job of that name in conf/jobs."""

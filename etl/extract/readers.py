@@ -1,0 +1,65 @@
+"""Readers: a source from config -> a DataFrame, with an explicit schema and the run's daily partitions only."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from etl import fs
+from etl.config.models import SourceConfig
+from etl.context import RunContext
+from etl.errors import SourceError
+from etl.schema import struct
+
+# Strict by default: a malformed line stops the run with Spark's message instead of becoming nulls.
+_CSV_DEFAULTS = {"header": "true", "mode": "FAILFAST", "escape": '"', "dateFormat": "yyyy-MM-dd"}
+_JSON_DEFAULTS = {"mode": "FAILFAST", "dateFormat": "yyyy-MM-dd"}
+
+
+def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunContext) -> DataFrame:
+    if source.format == "table":
+        if source.optional and not spark.catalog.tableExists(str(source.table)):
+            return spark.createDataFrame([], struct(source.columns))
+        return spark.table(str(source.table))
+    base = ctx.zones.uri(source.zone, str(source.path))
+    paths = _partition_paths(spark, name, source, ctx, base) if source.date_partition else [base]
+    reader = spark.read.format(source.format)
+    if source.format == "csv":
+        reader = reader.options(**_CSV_DEFAULTS)
+    elif source.format == "json":
+        reader = reader.options(**_JSON_DEFAULTS)
+    if source.columns:
+        reader = reader.schema(struct(source.columns))
+    if source.date_partition:
+        reader = reader.option("basePath", base)
+    frame = reader.options(**source.options).load(paths)
+    if source.date_partition:
+        frame = frame.withColumn(source.date_partition, F.col(source.date_partition).cast("date"))
+        if not source.allow_empty:
+            _require_rows_every_day(frame, name, source.date_partition, ctx)
+    return frame
+
+
+def _partition_paths(spark: SparkSession, name: str, source: SourceConfig, ctx: RunContext, base: str) -> list[str]:
+    """The folders <base>/<key>=YYYY-MM-DD of the run's window; a clear error if any is missing."""
+    key = source.date_partition
+    present = set(fs.list_folders(spark, base))
+    wanted = [f"{key}={day.isoformat()}" for day in ctx.window.days()]
+    missing = [folder for folder in wanted if folder not in present]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise SourceError(
+            f"source {name}: no input for {len(missing)} of the {len(wanted)} day(s) of {ctx.window}: {shown} missing under {base}"
+        )
+    return [f"{base}/{folder}" for folder in wanted]
+
+
+def _require_rows_every_day(frame: DataFrame, name: str, key: str, ctx: RunContext) -> None:
+    """One pass over the partition column only (taken from the folder names, no column parsing)."""
+    days_with_rows = {row[0] for row in frame.select(key).distinct().collect()}
+    empty = [day.isoformat() for day in ctx.window.days() if day not in days_with_rows]
+    if empty:
+        shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        raise SourceError(
+            f"source {name}: the input for {shown} holds no rows (set allow_empty: true on the source if that is expected)"
+        )

@@ -1,0 +1,66 @@
+"""Small file-system operations through Hadoop's FileSystem API, so they work on file://, s3:// and hdfs:// alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+
+def _path_and_fs(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def exists(spark: SparkSession, uri: str) -> bool:
+    path, fs = _path_and_fs(spark, uri)
+    return bool(fs.exists(path))
+
+
+def list_folders(spark: SparkSession, uri: str) -> list[str]:
+    """Names of the sub-folders of uri (not hidden ones such as _temporary or .spark-staging); [] if uri is missing."""
+    path, fs = _path_and_fs(spark, uri)
+    if not fs.exists(path):
+        return []
+    names = [status.getPath().getName() for status in fs.listStatus(path) if status.isDirectory()]
+    return sorted(name for name in names if not name.startswith(("_", ".")))
+
+
+def delete(spark: SparkSession, uri: str) -> None:
+    path, fs = _path_and_fs(spark, uri)
+    fs.delete(path, True)
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    """Write (or replace) a small text file."""
+    path, fs = _path_and_fs(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def read_text(spark: SparkSession, uri: str) -> str:
+    path, fs = _path_and_fs(spark, uri)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    stream = fs.open(path)
+    try:
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+    finally:
+        stream.close()
+
+
+def copy_from_local(spark: SparkSession, folder: Path, uri: str) -> None:
+    """Copy every file under a local folder to the same relative path under uri (merging into existing folders)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    _, target_fs = _path_and_fs(spark, uri)
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = file.relative_to(folder).as_posix()
+        source = jvm.org.apache.hadoop.fs.Path(f"file://{file}")  # not as_uri(): Hadoop does not decode %3D
+        target_fs.copyFromLocalFile(False, True, source, jvm.org.apache.hadoop.fs.Path(f"{uri}/{relative}"))

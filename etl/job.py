@@ -1,0 +1,181 @@
+"""The Job base class: a run is extract -> transform -> validate -> load, then the audit row.
+
+A job subclass names nothing but its business logic: `transform` maps the sources (by the names in
+conf/jobs/<job>.yaml) to one DataFrame per target. Reading, validating, loading, row counts and the
+audit log are the framework's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from etl import audit, fs
+from etl.config import ConfigDir
+from etl.config.loader import describe
+from etl.config.models import EnvConfig, JobConfig
+from etl.context import RunContext
+from etl.errors import ConfigError, EtlError, ValidationFailed
+from etl.extract import read_source
+from etl.load import write_table
+from etl.quality import ValidationResult, Validator
+
+log = logging.getLogger(__name__)
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    record: audit.RunRecord
+    validations: list[ValidationResult]
+
+
+class Job:
+    """Subclass it, set Params if the job has settings, and implement transform()."""
+
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, spark: SparkSession, config: JobConfig, env: EnvConfig, conf: ConfigDir) -> None:
+        self.spark = spark
+        self.config = config
+        self.env = env
+        self.conf = conf
+        self.params: Any = self.params_of(config)
+
+    @classmethod
+    def params_of(cls, config: JobConfig) -> BaseModel:
+        try:
+            return cls.Params.model_validate(config.params)
+        except ValidationError as error:
+            raise ConfigError(describe(error, {(): f"conf/jobs/{config.name}.yaml"}).replace(": ", ": params.", 1)) from None
+
+    # --- the stages a job may override --------------------------------------------------------------
+
+    def extract(self, ctx: RunContext) -> dict[str, DataFrame]:
+        return {name: read_source(self.spark, name, source, ctx) for name, source in self.config.sources.items()}
+
+    def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        raise NotImplementedError(f"{type(self).__name__} must implement transform()")
+
+    # --- the orchestration ----------------------------------------------------------------------------
+
+    def run(self, ctx: RunContext) -> RunOutcome:
+        record = audit.RunRecord.start(ctx, datetime.now(UTC))
+        validations: list[ValidationResult] = []
+        outputs: dict[str, DataFrame] = {}
+        try:
+            observations = {name: Observation(f"read_{name}") for name in self.config.sources}
+            sources = {
+                name: frame.observe(observations[name], F.count(F.lit(1)).alias("rows"))
+                for name, frame in self.extract(ctx).items()
+            }
+            outputs = self._outputs(ctx, sources)
+            # Materialize each output once: validation and the write both read the cache, and the
+            # full count makes the source observations report every row read.
+            output_rows = {name: frame.persist(StorageLevel.MEMORY_AND_DISK).count() for name, frame in outputs.items()}
+            record.rows_read = _observed_rows(observations)
+            validations = self._validate(ctx, outputs)
+            record.validation = _overall(validations)
+            failed = [v for v in validations if v.status == "failed"]
+            if failed:
+                raise ValidationFailed(_failure_line(failed))
+            self._load(ctx, outputs, on_loaded=lambda name: record.rows_written.update({name: output_rows[name]}))
+            record.rows_rejected = {name: 0 for name in outputs}
+            record.status = "succeeded"
+        except Exception as error:
+            record.status = "failed"
+            record.error = one_line(error)
+            raise
+        finally:
+            record.ended_at = datetime.now(UTC)
+            for frame in outputs.values():
+                frame.unpersist()
+            self._audit(ctx, record)
+        return RunOutcome(record, validations)
+
+    def _outputs(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        outputs = self.transform(ctx, sources)
+        if set(outputs) != set(self.config.targets):
+            raise EtlError(
+                f"{self.config.name}: transform() returned outputs {sorted(outputs)} but conf/jobs/{self.config.name}.yaml "
+                f"declares targets {sorted(self.config.targets)}"
+            )
+        return {name: outputs[name] for name in self.config.targets}
+
+    def _validate(self, ctx: RunContext, outputs: Mapping[str, DataFrame]) -> list[ValidationResult]:
+        suites = {name: target.suite for name, target in self.config.targets.items() if target.suite}
+        if not suites:
+            return []
+        validator = Validator()
+        results = []
+        for name, suite_name in suites.items():
+            result = validator.validate(outputs[name], self.conf.suite(suite_name), name)
+            fs.write_text(self.spark, ctx.zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id, f"{name}.json"), result.to_json())
+            for outcome in result.failures("warn"):
+                log.warning("%s: expectation failed (warn): %s", name, outcome.describe())
+            results.append(result)
+        return results
+
+    def _load(self, ctx: RunContext, outputs: Mapping[str, DataFrame], on_loaded: Callable[[str], None]) -> None:
+        superseded: list[str] = []
+        for name, target in self.config.targets.items():
+            table_format = target.format or self.env.tables.default_format
+            log.info("loading %s into %s (%s, %s)", name, target.table, table_format, target.mode)
+            superseded += write_table(self.spark, outputs[name], target, table_format, ctx)
+            on_loaded(name)
+        # Old table folders go only now: until every target is loaded, cached outputs may still read them.
+        for folder in superseded:
+            fs.delete(self.spark, folder)
+
+    def _audit(self, ctx: RunContext, record: audit.RunRecord) -> None:
+        try:
+            audit.write_run(self.spark, ctx, record)
+        except Exception as error:  # the run's own error matters more than the audit's
+            log.error("could not write the audit row of run %s: %s", ctx.run_id, one_line(error))
+
+
+def one_line(error: BaseException) -> str:
+    """The first meaningful line of an error, without the JVM stack trace py4j appends."""
+    text = str(error).strip() or type(error).__name__
+    first = text.splitlines()[0].strip()
+    return first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}"
+
+
+def _observed_rows(observations: Mapping[str, Observation]) -> dict[str, int]:
+    """Rows read per source. A source no output used was never read: it counts 0 rather than blocking."""
+    rows: dict[str, int] = {}
+    for name, observation in observations.items():
+        result: dict[str, Any] = {}
+        reader = threading.Thread(target=lambda o=observation: result.update(o.get), daemon=True)
+        reader.start()
+        reader.join(timeout=2)
+        rows[name] = int(result.get("rows", 0))
+    return rows
+
+
+def _overall(validations: list[ValidationResult]) -> str:
+    statuses = {v.status for v in validations}
+    for status in ("failed", "warned", "passed"):
+        if status in statuses:
+            return status
+    return "skipped"
+
+
+def _failure_line(failed: list[ValidationResult]) -> str:
+    parts = []
+    for result in failed:
+        errors = result.failures("error")
+        parts.append(f"{result.target}: {len(errors)} expectation(s) of severity error failed: " + "; ".join(o.describe() for o in errors))
+    return "validation failed, nothing was written: " + " | ".join(parts)

@@ -1,0 +1,14 @@
+"""Writers per table format; each returns folders to delete once the whole run has loaded."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from etl.config.models import TableFormat, TargetConfig
+from etl.context import RunContext
+from etl.load import delta, parquet
+
+
+def write_table(spark: SparkSession, df: DataFrame, target: TargetConfig, table_format: TableFormat, ctx: RunContext) -> list[str]:
+    writer = {"parquet": parquet.write, "delta": delta.write}[table_format]
+    return writer(spark, df, target, ctx)

@@ -1,0 +1,48 @@
+"""What every table format's writer shares: matching the table's schema and the overwrite mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pyspark.sql import DataFrame, SparkSession
+
+from etl import catalog
+from etl.config.models import TargetConfig
+from etl.errors import LoadError
+from etl.schema import describe
+from etl.zones import Zones
+
+_OVERWRITE_MODE = "spark.sql.sources.partitionOverwriteMode"
+
+
+@contextmanager
+def partition_overwrite_mode(spark: SparkSession, mode: str) -> Iterator[None]:
+    """insertInto ignores the write option, so the session setting is switched for the one write."""
+    before = spark.conf.get(_OVERWRITE_MODE)
+    spark.conf.set(_OVERWRITE_MODE, mode)
+    try:
+        yield
+    finally:
+        spark.conf.set(_OVERWRITE_MODE, before)
+
+
+def ensure_table(spark: SparkSession, df: DataFrame, target: TargetConfig, zones: Zones, table_format: str, location: str) -> None:
+    database = target.table.split(".")[0]
+    catalog.ensure_database(spark, zones, database)
+    missing = [column for column in [*target.partition_by, *target.merge_keys] if column not in df.columns]
+    if missing:
+        raise LoadError(f"{target.table}: the data has no column(s) {', '.join(missing)} named in partition_by/merge_keys")
+    if not catalog.table_exists(spark, target.table):
+        catalog.create_table(spark, target.table, df.schema, target.partition_by, table_format, location)
+
+
+def conform(spark: SparkSession, df: DataFrame, table: str) -> DataFrame:
+    """The data's columns in the table's order; a clear error when names or types differ (no silent casts)."""
+    expected = spark.table(table).schema
+    actual = df.schema
+    expected_types = {f.name: f.dataType for f in expected.fields}
+    actual_types = {f.name: f.dataType for f in actual.fields}
+    if expected_types != actual_types:
+        raise LoadError(f"{table}: the data's columns do not match the table: table has ({describe(expected)}), data has ({describe(actual)})")
+    return df.select(*expected.names)

@@ -1,0 +1,32 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+exec(Path("etl/version.py").read_text(), version)
+
+setup(
+    name="emr-etl",
+    version=version["__version__"],
+    description="Extract / transform / validate / load jobs for PySpark on Amazon EMR, runnable on a laptop.",
+    long_description=Path("README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["etl", "etl.*", "jobs", "jobs.*"]),
+    install_requires=[
+        # The EMR 7.13 runtime: Spark 3.5.6 and its Delta 3.3.2.
+        "pyspark==3.5.6",
+        "great-expectations>=1.5,<2",
+        "pydantic>=2.5,<3",
+        "pyyaml>=6",
+        # pyspark 3.5 was built against pandas 1.x/2.x; GE pulls pandas in.
+        "pandas>=2,<3",
+    ],
+    extras_require={
+        "delta": ["delta-spark==3.3.2"],
+        "demo": ["tpchgen-cli>=2,<5"],
+        "dev": ["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML"],
+    },
+    entry_points={"console_scripts": ["etl=etl.cli:main"]},
+)
