@@ -55,7 +55,14 @@ def create_table(
 
 def current_location(spark: SparkSession, table: str) -> str:
     rows = spark.sql(f"DESCRIBE TABLE EXTENDED {quote(table)}").where("col_name = 'Location'").collect()
-    return str(rows[0]["data_type"])
+    return same_spelling(str(rows[0]["data_type"]))
+
+
+def same_spelling(uri: str) -> str:
+    """Spark reports file:/x for file:///x; the project spells local URIs file:///x everywhere."""
+    if uri.startswith("file:/") and not uri.startswith("file://"):
+        return "file://" + uri.removeprefix("file:")
+    return uri
 
 
 def set_location(spark: SparkSession, table: str, location: str) -> None:

@@ -62,4 +62,5 @@ def merged(spark: SparkSession, incoming: DataFrame, target: TargetConfig) -> Da
         touched = incoming.select(*target.partition_by).distinct()
         existing = existing.join(touched, on=target.partition_by, how="left_semi")
     untouched = existing.join(incoming.select(*target.merge_keys), on=target.merge_keys, how="left_anti")
-    return untouched.unionByName(incoming)
+    # A join on a column list moves those columns first; insertInto is positional, so restore the order.
+    return untouched.unionByName(incoming).select(*incoming.columns)
