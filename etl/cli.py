@@ -138,11 +138,20 @@ def cmd_sql(conf: ConfigDir, args: argparse.Namespace) -> int:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(frame.columns)
         for row in rows:
-            writer.writerow(["" if value is None else _plain(value) for value in row])
+            writer.writerow([_csv_text(value) for value in row])
     else:
         for row in rows:
             print(json.dumps({k: _plain(v) for k, v in row.asDict(recursive=True).items()}, default=str))
     return 0
+
+
+def _csv_text(value: Any) -> Any:
+    """Empty for null, true/false for booleans (as Spark writes CSV), exact text otherwise."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:

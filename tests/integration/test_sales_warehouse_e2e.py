@@ -1,0 +1,154 @@
+"""End to end: `etl demo-data`, `etl backfill`, `etl run`, `etl sql`, as a user runs them.
+
+Expected values are computed with DuckDB from the raw landing files, never with the code under test.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.integration.conftest import Lake, query
+
+pytestmark = pytest.mark.integration
+
+FIRST, LAST = "1992-01-01", "1992-03-31"
+# The demo lands a little past the backfill so that reading only the window is tested.
+DEMO_LAST = "1992-04-10"
+
+
+@pytest.fixture(scope="module")
+def loaded(lake: Lake) -> Lake:
+    lake.etl_ok("demo-data", "--env", "test", "--scale", "0.01", "--from", FIRST, "--to", DEMO_LAST)
+    lake.etl_ok("backfill", "sales_warehouse", "--env", "test", "--from", FIRST, "--to", LAST)
+    return lake
+
+
+def expected_facts(lake: Lake, first: str, last: str) -> str:
+    return f"""
+        SELECT l_orderkey AS order_key, l_linenumber AS line_number, o_custkey AS customer_key, l_partkey AS part_key,
+               l_suppkey AS supplier_key, o_orderdate AS order_date, l_shipdate AS ship_date, l_quantity AS quantity,
+               l_extendedprice AS extended_price, l_discount AS discount, l_tax AS tax,
+               l_extendedprice * (1 - l_discount) AS net_revenue
+        FROM {lake.raw("lineitem", first, last)} l JOIN {lake.raw("orders", first, last)} o ON l_orderkey = o_orderkey"""
+
+
+def customer_versions(lake: Lake, first: str, last: str) -> str:
+    """Every customer row of the window's extracts with its nation and region names."""
+    return f"""
+        SELECT c_custkey AS customer_key, c_name AS name, n_name AS nation, r_name AS region, c_mktsegment AS market_segment,
+               c_acctbal AS account_balance, dt AS valid_from
+        FROM {lake.raw("customer", first, last)} c
+        JOIN {lake.static("nation")} n ON c_nationkey = n_nationkey JOIN {lake.static("region")} r ON n_regionkey = r_regionkey"""
+
+
+def expected_dimension(lake: Lake, first: str, last: str) -> list[tuple]:
+    rows = query(f"""
+        WITH v AS ({customer_versions(lake, first, last)}),
+        marked AS (
+            SELECT *, lag(name || '|' || nation || '|' || region || '|' || market_segment || '|' || account_balance)
+                      OVER (PARTITION BY customer_key ORDER BY valid_from) AS before,
+                      name || '|' || nation || '|' || region || '|' || market_segment || '|' || account_balance AS now
+            FROM v)
+        SELECT customer_key, name, nation, region, market_segment, account_balance, valid_from,
+               coalesce(lead(valid_from) OVER (PARTITION BY customer_key ORDER BY valid_from), DATE '9999-12-31') AS valid_to
+        FROM marked WHERE before IS NULL OR before <> now""")
+    return sorted((str(k), n, na, r, s, str(b), str(f), str(t), str(str(t) == "9999-12-31").lower()) for k, n, na, r, s, b, f, t in rows)
+
+
+def dimension_rows(lake: Lake) -> list[tuple]:
+    rows = lake.sql(
+        "SELECT customer_key, name, nation, region, market_segment, account_balance, valid_from, valid_to, is_current FROM warehouse.dim_customer"
+    )
+    return sorted(tuple(r.values()) for r in rows)
+
+
+def test_fact_sales_equals_the_raw_lines_with_exact_net_revenue(loaded: Lake) -> None:
+    expected = query(f"SELECT * FROM ({expected_facts(loaded, FIRST, LAST)}) ORDER BY order_key, line_number")
+    rows = loaded.sql("SELECT * FROM warehouse.fact_sales ORDER BY order_key, line_number")
+    assert len(rows) == len(expected) > 2000
+    columns = ["order_key", "line_number", "customer_key", "part_key", "supplier_key", "order_date", "ship_date",
+               "quantity", "extended_price", "discount", "tax", "net_revenue"]  # fmt: skip
+    for row, want in zip(rows, expected, strict=True):
+        got = tuple(Decimal(row[c]) if isinstance(w, Decimal) else type(w)(row[c]) if isinstance(w, int) else row[c] for c, w in zip(columns, want, strict=True))
+        assert got == tuple(w if isinstance(w, Decimal | int) else str(w) for w in want)
+    # the days of the window and only those are partitions
+    partitions = loaded.sql("SHOW PARTITIONS warehouse.fact_sales")
+    days = query(f"SELECT DISTINCT o_orderdate FROM {loaded.raw('orders', FIRST, LAST)} ORDER BY 1")
+    assert [p["partition"] for p in partitions] == [f"order_date={d}" for (d,) in days]
+
+
+def test_dim_customer_is_the_scd2_history_of_the_extracts(loaded: Lake) -> None:
+    expected = expected_dimension(loaded, FIRST, LAST)
+    assert dimension_rows(loaded) == expected
+    current = [row for row in expected if row[-1] == "true"]
+    assert len(current) == 1500  # every TPC-H SF 0.01 customer has exactly one current version
+    assert len(expected) > 1500  # and the demo's changes made history
+
+
+def test_agg_sales_daily_uses_the_customer_as_of_the_order_date(loaded: Lake) -> None:
+    # DuckDB's ASOF join picks the latest extract row on or before the order date: a different algorithm
+    # from the job's SCD2 range join.
+    expected = query(f"""
+        WITH f AS ({expected_facts(loaded, FIRST, LAST)}), v AS ({customer_versions(loaded, FIRST, LAST)})
+        SELECT f.order_date, v.nation, v.market_segment, count(DISTINCT f.order_key), count(*), sum(f.net_revenue)
+        FROM f ASOF LEFT JOIN v ON f.customer_key = v.customer_key AND f.order_date >= v.valid_from
+        GROUP BY ALL ORDER BY ALL""")
+    rows = loaded.sql("SELECT order_date, nation, market_segment, orders, lines, net_revenue FROM warehouse.agg_sales_daily ORDER BY ALL")
+    got = [(r["order_date"], r["nation"], r["market_segment"], int(r["orders"]), int(r["lines"]), Decimal(r["net_revenue"])) for r in rows]
+    assert got == [(str(d), n, s, o, li, rev) for d, n, s, o, li, rev in expected]
+
+
+def test_audit_row_of_the_backfill(loaded: Lake) -> None:
+    rows = loaded.sql(
+        "SELECT job, env, status, window_start, run_date, rows_read['lineitem'] AS lineitem, rows_read['orders'] AS orders, "
+        "rows_written['fact_sales'] AS facts, rows_rejected['fact_sales'] AS rejected, validation, error FROM etl_audit.job_runs"
+    )
+    [(lines,)] = query(f"SELECT count(*) FROM {loaded.raw('lineitem', FIRST, LAST)}")
+    [(orders,)] = query(f"SELECT count(*) FROM {loaded.raw('orders', FIRST, LAST)}")
+    assert rows == [
+        {"job": "sales_warehouse", "env": "test", "status": "succeeded", "window_start": FIRST, "run_date": LAST,
+         "lineitem": str(lines), "orders": str(orders), "facts": str(lines), "rejected": "0", "validation": "passed", "error": ""}
+    ]  # fmt: skip
+
+
+def test_sql_prints_json_lines(loaded: Lake) -> None:
+    output = loaded.etl_ok("sql", "--env", "test", "--format", "json", "SELECT count(*) AS n FROM warehouse.dim_customer WHERE is_current").stdout
+    assert output.strip() == '{"n": 1500}'
+
+
+def test_day_by_day_runs_equal_the_backfill_and_reruns_change_nothing(tmp_path_factory: pytest.TempPathFactory, loaded: Lake) -> None:
+    days = ["1992-01-01", "1992-01-02", "1992-01-03", "1992-01-04"]
+    daily = Lake(tmp_path_factory.mktemp("daily") / "lake")
+    daily.etl_ok("demo-data", "--env", "test", "--scale", "0.01", "--from", days[0], "--to", days[-1])
+    for day in days:
+        daily.etl_ok("run", "sales_warehouse", "--env", "test", "--run-date", day)
+    tables = ["warehouse.fact_sales", "warehouse.dim_customer", "warehouse.agg_sales_daily"]
+    after_days = {table: daily.storage(table) for table in tables}
+
+    # facts and aggregates of those days equal the (fresh) three-month backfill's
+    for table in ("warehouse.fact_sales", "warehouse.agg_sales_daily"):
+        backfilled = [row for row in loaded.storage(table) if row[-1] <= days[-1]]
+        assert after_days[table] == backfilled and len(backfilled) > 0
+    # the dimension equals the SCD2 history of those days' extracts
+    assert dimension_rows(daily) == expected_dimension(daily, days[0], days[-1])
+
+    # a rerun of a day in the middle, then a backfill over all of them: nothing changes
+    daily.etl_ok("run", "sales_warehouse", "--env", "test", "--run-date", days[1])
+    assert {table: daily.storage(table) for table in tables} == after_days
+    daily.etl_ok("backfill", "sales_warehouse", "--env", "test", "--from", days[0], "--to", days[-1])
+    assert {table: daily.storage(table) for table in tables} == after_days
+
+    # a day whose extract has not landed: a clear one-line error, no empty load, the tables untouched
+    missing = daily.etl("run", "sales_warehouse", "--env", "test", "--run-date", "1992-01-05")
+    assert missing.code == 1
+    assert missing.last_error_line == (
+        f"etl: error: source orders: no input for 1 of the 1 day(s) of 1992-01-05: dt=1992-01-05 missing under file://{daily.root}/raw/tpch/orders"
+    )
+    assert {table: daily.storage(table) for table in tables} == after_days
+    audit = daily.sql("SELECT run_date, status, error FROM etl_audit.job_runs ORDER BY started_at")
+    assert [(a["run_date"], a["status"]) for a in audit] == [
+        *[(day, "succeeded") for day in days], (days[1], "succeeded"), (days[-1], "succeeded"), ("1992-01-05", "failed")
+    ]
+    assert audit[-1]["error"] == missing.last_error_line.removeprefix("etl: error: ")
