@@ -1,6 +1,6 @@
 # make setup  -> .venv with everything the tests and the demo need
 # make test   -> the whole test suite
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 

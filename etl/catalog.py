@@ -39,17 +39,14 @@ def table_exists(spark: SparkSession, table: str) -> bool:
     return bool(spark.catalog.tableExists(table_name(table)))
 
 
-def create_table(
-    spark: SparkSession, table: str, schema: T.StructType, partition_by: list[str], table_format: str, location: str
-) -> None:
+def create_table(spark: SparkSession, table: str, schema: T.StructType, partition_by: list[str], table_format: str, location: str) -> None:
     """CREATE TABLE IF NOT EXISTS with the partition columns last, as Spark stores them."""
     data_columns = [field for field in schema.fields if field.name not in partition_by]
     partition_columns = [schema[name] for name in partition_by]
     columns = ", ".join(f"{quote(f.name)} {f.dataType.simpleString()}" for f in [*data_columns, *partition_columns])
     partitioned = f" PARTITIONED BY ({', '.join(quote(c) for c in partition_by)})" if partition_by else ""
     spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {quote(table)} ({columns}) USING {identifier(table_format)}"
-        f"{partitioned} LOCATION {literal(location)}"
+        f"CREATE TABLE IF NOT EXISTS {quote(table)} ({columns}) USING {identifier(table_format)}{partitioned} LOCATION {literal(location)}"
     )
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from etl.config import ConfigDir
 from etl.errors import ConfigError
+from etl.quality.suite import build_expectations
+from etl.registry import job_class
+
+Loaded = TypeVar("Loaded")
 
 
 def check_config(root: Path, env: str | None = None) -> tuple[list[str], list[str]]:
@@ -17,33 +21,33 @@ def check_config(root: Path, env: str | None = None) -> tuple[list[str], list[st
     conf = ConfigDir(root, unset=None if env else unset)
     problems: list[str] = []
 
-    def attempt(load: Callable[[], Any]) -> Any:
+    def attempt(load: Callable[[str], Loaded], name: str) -> Loaded | None:
         try:
-            return load()
+            return load(name)
         except ConfigError as error:
             problems.append(str(error))
             return None
 
-    for name in [env] if env else conf.names("env"):
-        attempt(lambda name=name: conf.env(name))
+    for env_name in [env] if env else conf.names("env"):
+        attempt(conf.env, env_name)
 
-    suites = {name: attempt(lambda name=name: conf.suite(name)) for name in conf.names("expectations")}
-    for name, suite in suites.items():
+    for suite_name in conf.names("expectations"):
+        suite = attempt(conf.suite, suite_name)
         if suite is not None:
-            from etl.quality.suite import build_expectations
+            try:
+                build_expectations(suite)
+            except ConfigError as error:
+                problems.append(str(error))
 
-            attempt(lambda suite=suite: build_expectations(suite))
-
-    for name in conf.names("jobs"):
-        job = attempt(lambda name=name: conf.job(name))
+    for job_name in conf.names("jobs"):
+        job = attempt(conf.job, job_name)
         if job is None:
             continue
-        from etl.registry import job_class
-
-        found = attempt(lambda job=job: job_class(job))
-        if found is not None:
-            attempt(lambda job=job, found=found: found.params_of(job))
+        try:
+            job_class(job).params_of(job)
+        except ConfigError as error:
+            problems.append(str(error))
         for target_name, target in job.targets.items():
-            if target.suite and target.suite not in suites:
-                problems.append(f"conf/jobs/{name}.yaml: targets.{target_name}.suite: no conf/expectations/{target.suite}.yaml")
+            if target.suite and target.suite not in conf.names("expectations"):
+                problems.append(f"conf/jobs/{job_name}.yaml: targets.{target_name}.suite: no conf/expectations/{target.suite}.yaml")
     return problems, sorted(set(unset))

@@ -126,7 +126,15 @@ def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow) -> i
     outcome = run_job(spark, conf, env, job_name, window)
     record = outcome.record
     written = ", ".join(f"{name} {rows}" for name, rows in record.rows_written.items())
-    log.info("run %s of %s for %s: %s (rows written: %s; validation %s)", record.run_id, job_name, window, record.status, written, record.validation)
+    log.info(
+        "run %s of %s for %s: %s (rows written: %s; validation %s)",
+        record.run_id,
+        job_name,
+        window,
+        record.status,
+        written,
+        record.validation,
+    )
     return 0
 
 

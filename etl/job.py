@@ -78,8 +78,7 @@ class Job:
         try:
             observations = {name: Observation(f"read_{name}") for name in self.config.sources}
             sources = {
-                name: frame.observe(observations[name], F.count(F.lit(1)).alias("rows"))
-                for name, frame in self.extract(ctx).items()
+                name: frame.observe(observations[name], F.count(F.lit(1)).alias("rows")) for name, frame in self.extract(ctx).items()
             }
             outputs = self._outputs(ctx, sources)
             # Materialize each output once: validation and the write both read the cache, and the
@@ -122,7 +121,9 @@ class Job:
         results = []
         for name, suite_name in suites.items():
             result = validator.validate(outputs[name], self.conf.suite(suite_name), name)
-            fs.write_text(self.spark, ctx.zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id, f"{name}.json"), result.to_json())
+            fs.write_text(
+                self.spark, ctx.zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id, f"{name}.json"), result.to_json()
+            )
             for outcome in result.failures("warn"):
                 log.warning("%s: expectation failed (warn): %s", name, outcome.describe())
             results.append(result)
@@ -158,7 +159,7 @@ def _observed_rows(observations: Mapping[str, Observation]) -> dict[str, int]:
     rows: dict[str, int] = {}
     for name, observation in observations.items():
         result: dict[str, Any] = {}
-        reader = threading.Thread(target=lambda o=observation: result.update(o.get), daemon=True)
+        reader = threading.Thread(target=lambda o=observation, into=result: into.update(o.get), daemon=True)
         reader.start()
         reader.join(timeout=2)
         rows[name] = int(result.get("rows", 0))

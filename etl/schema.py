@@ -35,6 +35,8 @@ def parse_type(name: str) -> T.DataType:
         precision, scale = int(decimal.group(1)), int(decimal.group(2))
         if 1 <= precision <= 38 and scale <= precision:
             return T.DecimalType(precision, scale)
+    if text.startswith("decimal(") and ")" not in text:
+        raise ValueError(f"unknown column type {name!r}: inside {{...}} YAML splits at the comma, so quote it: 'decimal(p,s)'")
     known = ", ".join([*_SIMPLE, "decimal(p,s)"])
     raise ValueError(f"unknown column type {name!r} (known: {known})")
 

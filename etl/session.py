@@ -53,9 +53,7 @@ def _local_state(env: EnvConfig, zones: Zones) -> dict[str, str]:
         "spark.driver.extraJavaOptions": " ".join(java_options),
     }
     if env.metastore.kind == "derby":
-        settings["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
-            f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true"
-        )
+        settings["spark.hadoop.javax.jdo.option.ConnectionURL"] = f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true"
     return settings
 
 

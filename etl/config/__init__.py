@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -50,9 +49,7 @@ class ConfigDir:
         if not overlay.is_file():
             raise ConfigError(f"conf/env/{name}.yaml: no such env (known: {', '.join(self.names('env'))})")
         base = self.root / "base.yaml"
-        data, provenance = load_layers(
-            [(base, self._shown(base)), (overlay, self._shown(overlay))], self.environ, self.unset
-        )
+        data, provenance = load_layers([(base, self._shown(base)), (overlay, self._shown(overlay))], self.environ, self.unset)
         return validate(EnvConfig, {**data, "name": name}, provenance)
 
     def job(self, name: str) -> JobConfig:

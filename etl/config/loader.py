@@ -51,9 +51,7 @@ def read_yaml(path: Path, shown_as: str) -> dict[str, Any]:
     return data
 
 
-def interpolate(
-    value: Any, shown_as: str, key: Key = (), environ: Mapping[str, str] | None = None, unset: list[str] | None = None
-) -> Any:
+def interpolate(value: Any, shown_as: str, key: Key = (), environ: Mapping[str, str] | None = None, unset: list[str] | None = None) -> Any:
     """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML tree.
 
     An unset ${VAR} without default is an error, unless `unset` is given: then it is noted

@@ -60,6 +60,4 @@ def _require_rows_every_day(frame: DataFrame, name: str, key: str, ctx: RunConte
     empty = [day.isoformat() for day in ctx.window.days() if day not in days_with_rows]
     if empty:
         shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
-        raise SourceError(
-            f"source {name}: the input for {shown} holds no rows (set allow_empty: true on the source if that is expected)"
-        )
+        raise SourceError(f"source {name}: the input for {shown} holds no rows (set allow_empty: true on the source if that is expected)")

@@ -19,7 +19,7 @@ _OVERWRITE_MODE = "spark.sql.sources.partitionOverwriteMode"
 @contextmanager
 def partition_overwrite_mode(spark: SparkSession, mode: str) -> Iterator[None]:
     """insertInto ignores the write option, so the session setting is switched for the one write."""
-    before = spark.conf.get(_OVERWRITE_MODE)
+    before = str(spark.conf.get(_OVERWRITE_MODE, "static"))
     spark.conf.set(_OVERWRITE_MODE, mode)
     try:
         yield
@@ -44,5 +44,7 @@ def conform(spark: SparkSession, df: DataFrame, table: str) -> DataFrame:
     expected_types = {f.name: f.dataType for f in expected.fields}
     actual_types = {f.name: f.dataType for f in actual.fields}
     if expected_types != actual_types:
-        raise LoadError(f"{table}: the data's columns do not match the table: table has ({describe(expected)}), data has ({describe(actual)})")
+        raise LoadError(
+            f"{table}: the data's columns do not match the table: table has ({describe(expected)}), data has ({describe(actual)})"
+        )
     return df.select(*expected.names)

@@ -55,9 +55,7 @@ def write(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
             spark.sql(f"INSERT INTO {table} SELECT * FROM {view}")
         elif target.mode == "merge":
             matches = " AND ".join(f"t.{catalog.quote(k)} = s.{catalog.quote(k)}" for k in target.merge_keys)
-            spark.sql(
-                f"MERGE INTO {table} t USING {view} s ON {matches} WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-            )
+            spark.sql(f"MERGE INTO {table} t USING {view} s ON {matches} WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
         else:
             overwrite = "dynamic" if target.mode == "overwrite_partitions" else "static"
             with partition_overwrite_mode(spark, overwrite):

@@ -71,7 +71,10 @@ def test_fact_sales_equals_the_raw_lines_with_exact_net_revenue(loaded: Lake) ->
     columns = ["order_key", "line_number", "customer_key", "part_key", "supplier_key", "order_date", "ship_date",
                "quantity", "extended_price", "discount", "tax", "net_revenue"]  # fmt: skip
     for row, want in zip(rows, expected, strict=True):
-        got = tuple(Decimal(row[c]) if isinstance(w, Decimal) else type(w)(row[c]) if isinstance(w, int) else row[c] for c, w in zip(columns, want, strict=True))
+        got = tuple(
+            Decimal(row[c]) if isinstance(w, Decimal) else type(w)(row[c]) if isinstance(w, int) else row[c]
+            for c, w in zip(columns, want, strict=True)
+        )
         assert got == tuple(w if isinstance(w, Decimal | int) else str(w) for w in want)
     # the days of the window and only those are partitions
     partitions = loaded.sql("SHOW PARTITIONS warehouse.fact_sales")
@@ -114,7 +117,9 @@ def test_audit_row_of_the_backfill(loaded: Lake) -> None:
 
 
 def test_sql_prints_json_lines(loaded: Lake) -> None:
-    output = loaded.etl_ok("sql", "--env", "test", "--format", "json", "SELECT count(*) AS n FROM warehouse.dim_customer WHERE is_current").stdout
+    output = loaded.etl_ok(
+        "sql", "--env", "test", "--format", "json", "SELECT count(*) AS n FROM warehouse.dim_customer WHERE is_current"
+    ).stdout
     assert output.strip() == '{"n": 1500}'
 
 
@@ -149,6 +154,9 @@ def test_day_by_day_runs_equal_the_backfill_and_reruns_change_nothing(tmp_path_f
     assert {table: daily.storage(table) for table in tables} == after_days
     audit = daily.sql("SELECT run_date, status, error FROM etl_audit.job_runs ORDER BY started_at")
     assert [(a["run_date"], a["status"]) for a in audit] == [
-        *[(day, "succeeded") for day in days], (days[1], "succeeded"), (days[-1], "succeeded"), ("1992-01-05", "failed")
+        *[(day, "succeeded") for day in days],
+        (days[1], "succeeded"),
+        (days[-1], "succeeded"),
+        ("1992-01-05", "failed"),
     ]
     assert audit[-1]["error"] == missing.last_error_line.removeprefix("etl: error: ")

@@ -88,7 +88,11 @@ def test_bad_column_type_and_bad_identifier(conf_copy: Path) -> None:
         ConfigDir(conf_copy, environ={}).job("sales_warehouse")
     assert str(error.value).startswith("conf/jobs/sales_warehouse.yaml: sources.orders.columns.o_totalprice: unknown column type 'money'")
 
-    job.write_text(job.read_text().replace("money", "decimal(15,2)").replace("table: warehouse.fact_sales", "table: warehouse.fact_sales; DROP TABLE x"))
+    job.write_text(
+        job.read_text()
+        .replace("money", "decimal(15,2)")
+        .replace("table: warehouse.fact_sales", "table: warehouse.fact_sales; DROP TABLE x")
+    )
     with pytest.raises(ConfigError) as error:
         ConfigDir(conf_copy, environ={}).job("sales_warehouse")
     assert str(error.value).startswith("conf/jobs/sales_warehouse.yaml: targets.fact_sales.table: ")
@@ -131,3 +135,19 @@ def test_check_config_reports_bad_expectation_arguments(conf_copy: Path) -> None
     problems, _ = check_config(conf_copy)
     assert len(problems) == 1
     assert problems[0].startswith("conf/expectations/agg_sales_daily.yaml: expectations[0].kwargs: ")
+
+
+def test_unquoted_decimal_in_flow_style_gets_a_hint(conf_copy: Path) -> None:
+    job = conf_copy / "jobs" / "sales_warehouse.yaml"
+    job.write_text(
+        job.read_text()
+        .replace("      r_comment: string\n", "      r_comment: string\n    options: {a: b}\n", 1)
+        .replace(
+            "    columns:\n      r_regionkey: bigint\n      r_name: string\n", "    columns: {r_regionkey: decimal(9,0), r_name: string,\n"
+        )
+    )
+    with pytest.raises(ConfigError) as error:
+        ConfigDir(conf_copy, environ={}).job("sales_warehouse")
+    assert str(error.value).startswith(
+        "conf/jobs/sales_warehouse.yaml: sources.region.columns.r_regionkey: unknown column type 'decimal(9': inside {...} YAML splits at the comma"
+    )

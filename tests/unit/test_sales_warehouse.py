@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
 from etl.context import DateWindow
 from etl.schema import struct
@@ -103,7 +102,9 @@ def _geography(spark: SparkSession):  # type: ignore[no-untyped-def]
 
 def test_customer_versions_resolve_nation_and_region(spark: SparkSession) -> None:
     nations, regions = _geography(spark)
-    customers = spark.createDataFrame([(5, "Customer#5", 7, D("10.50"), "BUILDING", J2), (6, "Customer#6", 99, D("1.00"), "AUTOMOBILE", J2)], CUSTOMERS)
+    customers = spark.createDataFrame(
+        [(5, "Customer#5", 7, D("10.50"), "BUILDING", J2), (6, "Customer#6", 99, D("1.00"), "AUTOMOBILE", J2)], CUSTOMERS
+    )
     expected = spark.createDataFrame(
         [(5, "Customer#5", "GERMANY", "EUROPE", "BUILDING", D("10.50"), J2), (6, "Customer#6", None, None, "AUTOMOBILE", D("1.00"), J2)],
         VERSION,

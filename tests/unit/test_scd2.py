@@ -9,9 +9,7 @@ from pyspark.sql import types as T
 from etl.transform.scd2 import OPEN_END, scd2_history
 
 VERSIONS = T.StructType([T.StructField("k", T.LongType()), T.StructField("a", T.StringType()), T.StructField("valid_from", T.DateType())])
-HISTORY = T.StructType(
-    [*VERSIONS.fields, T.StructField("valid_to", T.DateType()), T.StructField("is_current", T.BooleanType())]
-)
+HISTORY = T.StructType([*VERSIONS.fields, T.StructField("valid_to", T.DateType()), T.StructField("is_current", T.BooleanType())])
 D1, D2, D3, D4 = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)
 
 

@@ -1,0 +1,63 @@
+"""The etl command's contract: exit codes and one-line errors (paths that start no JVM)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from etl.cli import main
+
+REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
+ETL = Path(sys.executable).parent / "etl"
+
+
+def test_list_shows_jobs_and_descriptions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(REPO_CONF), "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "sales_warehouse  Nightly load of the retail sales warehouse (fact_sales, dim_customer SCD2, agg_sales_daily) from the daily TPC-H extracts."
+    ]
+
+
+def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(REPO_CONF), "check-config"]) == 0
+    assert capsys.readouterr().out.strip() == "config ok: 3 envs, 1 jobs, 3 suites"
+
+
+def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO_CONF, conf)
+    (conf / "env" / "test.yaml").write_text("spark:\n  driver_memmory: 2g\n")
+    done = subprocess.run([str(ETL), "--conf-dir", str(conf), "check-config", "--env", "test"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "etl: error: conf/env/test.yaml: spark.driver_memmory: unknown key (check the spelling; see the README's configuration section)"
+    ]
+    # a run fails the same way, before Spark starts
+    done = subprocess.run(
+        [str(ETL), "--conf-dir", str(conf), "run", "sales_warehouse", "--env", "test", "--run-date", "1992-01-01"],
+        capture_output=True,
+        text=True,
+    )
+    assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (
+        1,
+        "etl: error: conf/env/test.yaml: spark.driver_memmory: unknown key (check the spelling; see the README's configuration section)",
+    )
+
+
+def test_unknown_job_and_bad_dates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(REPO_CONF), "run", "nightly", "--env", "test", "--run-date", "1992-01-01"]) == 1
+    assert capsys.readouterr().err.strip() == "etl: error: conf/jobs/nightly.yaml: not found (known: sales_warehouse)"
+    assert (
+        main(["--conf-dir", str(REPO_CONF), "backfill", "sales_warehouse", "--env", "test", "--from", "1992-02-01", "--to", "1992-01-01"])
+        == 1
+    )
+    assert capsys.readouterr().err.strip() == "etl: error: the window's first day 1992-02-01 is after its last day 1992-01-01"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--conf-dir", str(REPO_CONF), "run", "sales_warehouse", "--run-date", "01/02/1992"])
+    assert exit_.value.code == 2
+    assert "'01/02/1992' is not a date of the form YYYY-MM-DD" in capsys.readouterr().err

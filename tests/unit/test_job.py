@@ -1,0 +1,164 @@
+"""The run orchestration on a tiny job: validation severities, audit rows, source checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from etl.config import ConfigDir
+from etl.config.models import EnvConfig
+from etl.context import RunContext
+from etl.errors import EtlError, SourceError, ValidationFailed
+from etl.job import Job
+from etl.zones import Zones, local_path
+
+D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
+
+JOB_YAML = """
+description: A tiny job for the tests.
+class: tests.unit.test_job:{job_class}
+sources:
+  items:
+    format: csv
+    path: unit_job/{folder}
+    date_partition: dt
+    allow_empty: {allow_empty}
+    columns: {{item: bigint, price: 'decimal(10,2)'}}
+targets:
+  priced:
+    table: unit_job.{table}
+    mode: overwrite_partitions
+    partition_by: [dt]
+    suite: priced
+"""
+
+SUITE_YAML = """
+expectations:
+  - type: expect_column_values_to_be_between
+    kwargs: {{column: price, min_value: 0, max_value: {max_price}}}
+    severity: error
+  - type: expect_column_values_to_be_between
+    kwargs: {{column: price, min_value: 0, max_value: {warn_price}}}
+    severity: warn
+"""
+
+
+class Doubling(Job):
+    def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        return {"priced": sources["items"].withColumn("doubled", F.col("price") * 2)}
+
+
+class WrongOutputs(Job):
+    def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        return {"prized": sources["items"]}
+
+
+def land(zones: Zones, folder: str, day: date, text: str) -> None:
+    root = local_path(zones.raw)
+    assert root is not None
+    target = root / "unit_job" / folder / f"dt={day}"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "part-0.csv").write_text(text)
+
+
+def make_job(spark: SparkSession, env: EnvConfig, tmp_path: Path, table: str, job_class: str = "Doubling",
+             folder: str = "items", allow_empty: bool = False, max_price: int = 100, warn_price: int = 100) -> Job:  # fmt: skip
+    conf_dir = tmp_path / "conf"
+    (conf_dir / "jobs").mkdir(parents=True)
+    (conf_dir / "expectations").mkdir()
+    (conf_dir / "base.yaml").write_text("metastore: {kind: derby}\n")
+    job_file = JOB_YAML.format(job_class=job_class, folder=folder, allow_empty=str(allow_empty).lower(), table=table)
+    (conf_dir / "jobs" / "tiny.yaml").write_text(job_file)
+    (conf_dir / "expectations" / "priced.yaml").write_text(SUITE_YAML.format(max_price=max_price, warn_price=warn_price))
+    conf = ConfigDir(conf_dir, environ={})
+    config = conf.job("tiny")
+    job_type = {"Doubling": Doubling, "WrongOutputs": WrongOutputs}[job_class]
+    return job_type(spark, config, env, conf)
+
+
+def audit_rows(spark: SparkSession, run_id: str) -> list[dict]:
+    return [r.asDict() for r in spark.table("etl_audit.job_runs").where(F.col("run_id") == run_id).collect()]
+
+
+def table_rows(spark: SparkSession, table: str) -> list[tuple]:
+    return sorted(tuple(r) for r in spark.table(table).select("item", "price", "doubled", "dt").collect())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def raw_items(zones: Zones) -> None:
+    land(zones, "items", D1, "item,price\n1,10.00\n2,20.50\n3,99.99\n")
+    land(zones, "items", D2, "item,price\n4,150.00\n5,1.00\n")
+    land(zones, "with_empty_day", D1, "item,price\n1,1.00\n")
+    land(zones, "with_empty_day", D2, "item,price\n")
+
+
+def test_a_run_loads_validates_and_audits(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, zones: Zones) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal as D
+
+    ctx = make_ctx(D1, job="tiny")
+    outcome = make_job(spark, env, tmp_path, "runs", warn_price=50).run(ctx)
+    assert table_rows(spark, "unit_job.runs") == [
+        (1, D("10.00"), D("20.00"), D1),
+        (2, D("20.50"), D("41.00"), D1),
+        (3, D("99.99"), D("199.98"), D1),
+    ]
+    [audit] = audit_rows(spark, ctx.run_id)
+    assert (audit["status"], audit["validation"], audit["error"]) == ("succeeded", "warned", None)
+    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == ({"items": 3}, {"priced": 3}, {"priced": 0})
+    assert (audit["job"], audit["run_date"], audit["window_start"], audit["env"]) == ("tiny", D1, D1, "test")
+    # the warn expectation failed on one row (99.99 > 50) and was recorded, not fatal
+    [warned] = outcome.validations[0].failures("warn")
+    assert (warned.expectation, warned.unexpected_count) == ("expect_column_values_to_be_between", 1)
+    dq = local_path(zones.dq)
+    assert dq is not None and (dq / "tiny" / f"run_date={D1}" / ctx.run_id / "priced.json").is_file()
+
+
+def test_an_error_expectation_fails_the_run_before_anything_is_written(
+    spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx
+) -> None:  # type: ignore[no-untyped-def]
+    make_job(spark, env, tmp_path / "a", "guarded").run(make_ctx(D1, job="tiny"))
+    before = table_rows(spark, "unit_job.guarded")
+    ctx = make_ctx(D1, D2, job="tiny")
+    with pytest.raises(ValidationFailed) as error:
+        make_job(spark, env, tmp_path / "b", "guarded").run(ctx)  # 150.00 on D2 breaks max 100
+    message = str(error.value)
+    assert message == (
+        "validation failed, nothing was written: priced: 1 expectation(s) of severity error failed: "
+        "expect_column_values_to_be_between(column=price, min_value=0.0, max_value=100.0): 1 unexpected"
+    )
+    assert table_rows(spark, "unit_job.guarded") == before  # D1 not rewritten, D2 not added
+    [audit] = audit_rows(spark, ctx.run_id)
+    assert (audit["status"], audit["validation"], audit["error"], audit["rows_written"]) == ("failed", "failed", message, {})
+
+
+def test_transform_outputs_must_match_the_targets(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(
+        EtlError, match=r"transform\(\) returned outputs \['prized'\] but conf/jobs/tiny.yaml declares targets \['priced'\]"
+    ):
+        make_job(spark, env, tmp_path, "never", job_class="WrongOutputs").run(make_ctx(D1, job="tiny"))
+
+
+def test_missing_day_is_an_error_naming_the_folder(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, zones: Zones) -> None:  # type: ignore[no-untyped-def]
+    ctx = make_ctx(D1, date(2024, 5, 9), job="tiny")
+    with pytest.raises(SourceError) as error:
+        make_job(spark, env, tmp_path, "never").run(ctx)
+    assert str(error.value) == (
+        "source items: no input for 7 of the 9 day(s) of 2024-05-01..2024-05-09: dt=2024-05-03, dt=2024-05-04, dt=2024-05-05, "
+        f"dt=2024-05-06, dt=2024-05-07 and 2 more missing under {zones.raw}/unit_job/items"
+    )
+    [audit] = audit_rows(spark, ctx.run_id)
+    assert (audit["status"], audit["error"]) == ("failed", str(error.value))
+    assert not spark.catalog.tableExists("unit_job.never")
+
+
+def test_empty_day_fails_unless_allowed(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SourceError, match=r"^source items: the input for 2024-05-02 holds no rows \(set allow_empty: true"):
+        make_job(spark, env, tmp_path / "a", "never", folder="with_empty_day").run(make_ctx(D1, D2, job="tiny"))
+    outcome = make_job(spark, env, tmp_path / "b", "empty_ok", folder="with_empty_day", allow_empty=True).run(make_ctx(D1, D2, job="tiny"))
+    assert outcome.record.rows_read == {"items": 1}
+    assert [r[0] for r in table_rows(spark, "unit_job.empty_ok")] == [1]

@@ -1,0 +1,65 @@
+"""Session settings per env (pure: no JVM) and the Delta runtime check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from etl.config import ConfigDir
+from etl.errors import TableFormatUnavailable
+from etl.load import delta
+from etl.session import session_settings
+
+REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def test_local_env_keeps_metastore_warehouse_and_logs_under_the_lake_root() -> None:
+    env = ConfigDir(REPO_CONF, environ={"ETL_LAKE_ROOT": "/srv/lake"}).env("local")
+    settings = session_settings(env, "etl-x")
+    assert settings["spark.master"] == "local[*]"
+    assert settings["spark.app.name"] == "etl-x"
+    assert settings["spark.sql.catalogImplementation"] == "hive"
+    assert settings["spark.sql.warehouse.dir"] == "file:///srv/lake/spark-warehouse"
+    assert settings["spark.hadoop.javax.jdo.option.ConnectionURL"] == "jdbc:derby:;databaseName=/srv/lake/metastore_db;create=true"
+    assert "-Dderby.system.home=/srv/lake/logs" in settings["spark.driver.extraJavaOptions"].split()
+    assert settings["spark.driver.memory"] == "4g"
+    assert "spark.sql.extensions" not in settings
+
+
+def test_emr_env_leaves_master_and_metastore_to_the_cluster_and_enables_delta() -> None:
+    env = ConfigDir(REPO_CONF, environ={"ETL_BUCKET": "b"}).env("emr")
+    settings = session_settings(env, "etl-x")
+    assert "spark.master" not in settings
+    assert not any(key.startswith("spark.hadoop.javax.jdo") for key in settings)
+    assert "spark.sql.warehouse.dir" not in settings
+    assert settings["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert settings["spark.sql.catalog.spark_catalog"] == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def test_thrift_metastore_and_delta_for_one_job(tmp_path: Path) -> None:
+    (tmp_path / "env").mkdir()
+    (tmp_path / "base.yaml").write_text((REPO_CONF / "base.yaml").read_text())
+    (tmp_path / "env" / "hms.yaml").write_text("metastore: {kind: thrift, uris: 'thrift://127.0.0.1:9083'}\n")
+    env = ConfigDir(tmp_path, environ={"ETL_LAKE_ROOT": "/l"}).env("hms")
+    settings = session_settings(env, "etl-x", formats={"delta"})
+    assert settings["spark.hadoop.hive.metastore.uris"] == "thrift://127.0.0.1:9083"
+    assert "spark.hadoop.javax.jdo.option.ConnectionURL" not in settings
+    assert settings["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+
+
+def test_thrift_metastore_needs_uris(tmp_path: Path) -> None:
+    (tmp_path / "env").mkdir()
+    (tmp_path / "base.yaml").write_text("lake_root: /l\n")
+    (tmp_path / "env" / "hms.yaml").write_text("metastore: {kind: thrift}\n")
+    with pytest.raises(Exception, match=r"^conf/env/hms.yaml: metastore: kind 'thrift' needs 'uris'"):
+        ConfigDir(tmp_path, environ={}).env("hms")
+
+
+def test_missing_delta_runtime_is_a_clear_error(spark: SparkSession) -> None:
+    if delta.runtime_available(spark):
+        pytest.skip("the Delta jars are on this session's classpath")
+    with pytest.raises(TableFormatUnavailable) as error:
+        delta.require_runtime(spark)
+    assert str(error.value).startswith("Delta Lake is not on the Spark classpath: on EMR 6.9+ add the classification delta-defaults")
