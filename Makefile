@@ -10,13 +10,23 @@ BIN    := $(VENV)/bin
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: $(BIN)/etl ## create .venv and install the project with its test and demo tools
+LOCAL_FS_JAR := .cache/jars/etl-local-fs.jar
+
+setup: $(BIN)/etl $(LOCAL_FS_JAR) ## create .venv and install the project with its test and demo tools
 
 $(BIN)/etl: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev,demo,delta]"
 	@touch $@
+
+# A file system for file:// that sets permissions without forking chmod (see etl/jvm/); optional.
+$(LOCAL_FS_JAR): $(wildcard etl/jvm/etl/hadoop/*.java) $(BIN)/etl
+	@if ! command -v javac >/dev/null; then echo "javac not found: local writes will use Hadoop's slower file system"; exit 0; fi; \
+	spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
+	rm -rf .cache/classes && mkdir -p .cache/classes $(dir $@) && \
+	javac --release 8 -nowarn -d .cache/classes -cp "$$spark_jars/*" $(wildcard etl/jvm/etl/hadoop/*.java) && \
+	jar cf $@ -C .cache/classes etl
 
 test: setup ## run the whole suite (unit + integration)
 	$(BIN)/pytest

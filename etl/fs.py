@@ -56,11 +56,15 @@ def read_text(spark: SparkSession, uri: str) -> str:
 
 
 def copy_from_local(spark: SparkSession, folder: Path, uri: str) -> None:
-    """Copy every file under a local folder to the same relative path under uri (merging into existing folders)."""
+    """Copy a local folder's contents under uri, merging into folders that exist already.
+    A folder new to the target goes over in one call (thousands of small files in one JVM call)."""
     jvm = spark.sparkContext._jvm
     assert jvm is not None
+    hadoop_path = jvm.org.apache.hadoop.fs.Path
     _, target_fs = _path_and_fs(spark, uri)
-    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = file.relative_to(folder).as_posix()
-        source = jvm.org.apache.hadoop.fs.Path(f"file://{file}")  # not as_uri(): Hadoop does not decode %3D
-        target_fs.copyFromLocalFile(False, True, source, jvm.org.apache.hadoop.fs.Path(f"{uri}/{relative}"))
+    for child in sorted(folder.iterdir()):
+        target = f"{uri}/{child.name}"
+        if child.is_dir() and target_fs.exists(hadoop_path(target)):
+            copy_from_local(spark, child, target)
+        else:  # file:// + str, not as_uri(): Hadoop does not decode the %3D that as_uri() makes of '='
+            target_fs.copyFromLocalFile(False, True, hadoop_path(f"file://{child}"), hadoop_path(target))

@@ -13,6 +13,8 @@ from etl.load import delta
 from etl.zones import Zones, join, local_path
 
 _LOG4J2 = Path(__file__).with_name("log4j2.properties")
+# Built by `make setup` from etl/jvm/ (optional): file:// without a forked chmod per file.
+LOCAL_FS_JAR = Path(os.environ.get("ETL_LOCAL_FS_JAR", Path(__file__).resolve().parents[1] / ".cache" / "jars" / "etl-local-fs.jar"))
 
 
 def session_settings(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = None) -> dict[str, str]:
@@ -52,6 +54,9 @@ def _local_state(env: EnvConfig, zones: Zones) -> dict[str, str]:
         "spark.sql.warehouse.dir": join(zones.lake_root, "spark-warehouse"),
         "spark.driver.extraJavaOptions": " ".join(java_options),
     }
+    if LOCAL_FS_JAR.is_file():
+        settings["spark.driver.extraClassPath"] = str(LOCAL_FS_JAR)
+        settings["spark.hadoop.fs.file.impl"] = "etl.hadoop.NioLocalFileSystem"
     if env.metastore.kind == "derby":
         settings["spark.hadoop.javax.jdo.option.ConnectionURL"] = f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true"
     return settings

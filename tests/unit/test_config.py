@@ -138,16 +138,11 @@ def test_check_config_reports_bad_expectation_arguments(conf_copy: Path) -> None
 
 
 def test_unquoted_decimal_in_flow_style_gets_a_hint(conf_copy: Path) -> None:
-    job = conf_copy / "jobs" / "sales_warehouse.yaml"
-    job.write_text(
-        job.read_text()
-        .replace("      r_comment: string\n", "      r_comment: string\n    options: {a: b}\n", 1)
-        .replace(
-            "    columns:\n      r_regionkey: bigint\n      r_name: string\n", "    columns: {r_regionkey: decimal(9,0), r_name: string,\n"
-        )
+    (conf_copy / "jobs" / "flow.yaml").write_text(
+        "description: d\nclass: jobs.x:X\nsources:\n  s: {format: csv, path: p, columns: {price: decimal(9,2), n: int}}\n"
     )
     with pytest.raises(ConfigError) as error:
-        ConfigDir(conf_copy, environ={}).job("sales_warehouse")
+        ConfigDir(conf_copy, environ={}).job("flow")
     assert str(error.value).startswith(
-        "conf/jobs/sales_warehouse.yaml: sources.region.columns.r_regionkey: unknown column type 'decimal(9': inside {...} YAML splits at the comma"
+        "conf/jobs/flow.yaml: sources.s.columns.price: unknown column type 'decimal(9': inside {...} YAML splits at the comma"
     )

@@ -63,3 +63,20 @@ def test_missing_delta_runtime_is_a_clear_error(spark: SparkSession) -> None:
     with pytest.raises(TableFormatUnavailable) as error:
         delta.require_runtime(spark)
     assert str(error.value).startswith("Delta Lake is not on the Spark classpath: on EMR 6.9+ add the classification delta-defaults")
+
+
+def test_local_writes_use_the_fork_free_file_system_with_hadoops_permissions(spark: SparkSession, zones) -> None:  # type: ignore[no-untyped-def]
+    from etl.session import LOCAL_FS_JAR
+    from etl.zones import local_path
+
+    if not LOCAL_FS_JAR.is_file():
+        pytest.skip(f"{LOCAL_FS_JAR} was not built (make setup builds it where javac exists)")
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(zones.raw)
+    assert path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).getClass().getName() == "etl.hadoop.NioLocalFileSystem"
+    spark.createDataFrame([(1, "a")], "k int, p string").write.partitionBy("p").mode("overwrite").csv(f"{zones.raw}/perm_check")
+    folder = local_path(f"{zones.raw}/perm_check/p=a")
+    assert folder is not None
+    [data_file] = [f for f in folder.iterdir() if f.name.startswith("part-")]
+    # what stock Hadoop gives with its default umask 022: rwxr-xr-x folders, rw-r--r-- files
+    assert (folder.stat().st_mode & 0o777, data_file.stat().st_mode & 0o777) == (0o755, 0o644)
