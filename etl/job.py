@@ -53,6 +53,8 @@ class Job:
         self.env = env
         self.conf = conf
         self.params: Any = self.params_of(config)
+        # Loaded now: a broken suite fails the run before Spark does any work.
+        self.suites = {name: conf.suite(target.suite) for name, target in config.targets.items() if target.suite}
 
     @classmethod
     def params_of(cls, config: JobConfig) -> BaseModel:
@@ -114,13 +116,12 @@ class Job:
         return {name: outputs[name] for name in self.config.targets}
 
     def _validate(self, ctx: RunContext, outputs: Mapping[str, DataFrame]) -> list[ValidationResult]:
-        suites = {name: target.suite for name, target in self.config.targets.items() if target.suite}
-        if not suites:
+        if not self.suites:
             return []
         validator = Validator()
         results = []
-        for name, suite_name in suites.items():
-            result = validator.validate(outputs[name], self.conf.suite(suite_name), name)
+        for name, suite in self.suites.items():
+            result = validator.validate(outputs[name], suite, name)
             fs.write_text(
                 self.spark, ctx.zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id, f"{name}.json"), result.to_json()
             )

@@ -64,7 +64,7 @@ class Lake:
 
     def sql(self, query: str) -> list[dict[str, str]]:
         """Rows of `etl sql` (CSV with header) as dicts of strings, exactly as printed."""
-        output = self.etl_ok("sql", "--env", "test", query).stdout
+        output = self.etl_ok("sql", "--env", "local", query).stdout
         return list(csv.DictReader(io.StringIO(output)))
 
     # --- independent reads of the raw zone and of storage, with DuckDB ---------------------------------

@@ -19,8 +19,8 @@ FIRST, LAST = "1992-01-01", "1992-03-31"
 @pytest.fixture(scope="module")
 def loaded(lake: Lake) -> Lake:
     # The tour: the whole TPC-H range lands (1992-01-01 .. 1998-12-31), the backfill reads its quarter only.
-    lake.etl_ok("demo-data", "--env", "test", "--scale", "0.01")
-    lake.etl_ok("backfill", "sales_warehouse", "--env", "test", "--from", FIRST, "--to", LAST)
+    lake.etl_ok("demo-data", "--env", "local", "--scale", "0.01")
+    lake.etl_ok("backfill", "sales_warehouse", "--env", "local", "--from", FIRST, "--to", LAST)
     return lake
 
 
@@ -110,14 +110,14 @@ def test_audit_row_of_the_backfill(loaded: Lake) -> None:
     [(lines,)] = query(f"SELECT count(*) FROM {loaded.raw('lineitem', FIRST, LAST)}")
     [(orders,)] = query(f"SELECT count(*) FROM {loaded.raw('orders', FIRST, LAST)}")
     assert rows == [
-        {"job": "sales_warehouse", "env": "test", "status": "succeeded", "window_start": FIRST, "run_date": LAST,
+        {"job": "sales_warehouse", "env": "local", "status": "succeeded", "window_start": FIRST, "run_date": LAST,
          "lineitem": str(lines), "orders": str(orders), "facts": str(lines), "rejected": "0", "validation": "passed", "error": ""}
     ]  # fmt: skip
 
 
 def test_sql_prints_json_lines(loaded: Lake) -> None:
     output = loaded.etl_ok(
-        "sql", "--env", "test", "--format", "json", "SELECT count(*) AS n FROM warehouse.dim_customer WHERE is_current"
+        "sql", "--env", "local", "--format", "json", "SELECT count(*) AS n FROM warehouse.dim_customer WHERE is_current"
     ).stdout
     assert output.strip() == '{"n": 1500}'
 
@@ -125,9 +125,9 @@ def test_sql_prints_json_lines(loaded: Lake) -> None:
 def test_day_by_day_runs_equal_the_backfill_and_reruns_change_nothing(tmp_path_factory: pytest.TempPathFactory, loaded: Lake) -> None:
     days = ["1992-01-01", "1992-01-02", "1992-01-03", "1992-01-04"]
     daily = Lake(tmp_path_factory.mktemp("daily") / "lake")
-    daily.etl_ok("demo-data", "--env", "test", "--scale", "0.01", "--from", days[0], "--to", days[-1])
+    daily.etl_ok("demo-data", "--env", "local", "--scale", "0.01", "--from", days[0], "--to", days[-1])
     for day in days:
-        daily.etl_ok("run", "sales_warehouse", "--env", "test", "--run-date", day)
+        daily.etl_ok("run", "sales_warehouse", "--env", "local", "--run-date", day)
     tables = ["warehouse.fact_sales", "warehouse.dim_customer", "warehouse.agg_sales_daily"]
     after_days = {table: daily.storage(table) for table in tables}
 
@@ -139,13 +139,13 @@ def test_day_by_day_runs_equal_the_backfill_and_reruns_change_nothing(tmp_path_f
     assert dimension_rows(daily) == expected_dimension(daily, days[0], days[-1])
 
     # a rerun of a day in the middle, then a backfill over all of them: nothing changes
-    daily.etl_ok("run", "sales_warehouse", "--env", "test", "--run-date", days[1])
+    daily.etl_ok("run", "sales_warehouse", "--env", "local", "--run-date", days[1])
     assert {table: daily.storage(table) for table in tables} == after_days
-    daily.etl_ok("backfill", "sales_warehouse", "--env", "test", "--from", days[0], "--to", days[-1])
+    daily.etl_ok("backfill", "sales_warehouse", "--env", "local", "--from", days[0], "--to", days[-1])
     assert {table: daily.storage(table) for table in tables} == after_days
 
     # a day whose extract has not landed: a clear one-line error, no empty load, the tables untouched
-    missing = daily.etl("run", "sales_warehouse", "--env", "test", "--run-date", "1992-01-05")
+    missing = daily.etl("run", "sales_warehouse", "--env", "local", "--run-date", "1992-01-05")
     assert missing.code == 1
     assert missing.last_error_line == (
         f"etl: error: source orders: no input for 1 of the 1 day(s) of 1992-01-05: dt=1992-01-05 missing under file://{daily.root}/raw/tpch/orders"

@@ -61,3 +61,8 @@ def test_unknown_job_and_bad_dates(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--conf-dir", str(REPO_CONF), "run", "sales_warehouse", "--run-date", "01/02/1992"])
     assert exit_.value.code == 2
     assert "'01/02/1992' is not a date of the form YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_python_dash_m_etl_is_the_same_command() -> None:
+    done = subprocess.run([sys.executable, "-m", "etl", "--conf-dir", str(REPO_CONF), "list"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout.split()[0]) == (0, "sales_warehouse")
