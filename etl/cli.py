@@ -36,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         log.debug("unexpected error", exc_info=True)
         return _fail(one_line(error))
+    finally:
+        _stop_spark()
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -211,6 +213,16 @@ def _session(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = N
 
     _log_to(env)
     return build_session(env, app_name, formats)
+
+
+def _stop_spark() -> None:
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        from etl.session import stop_session
+
+        stop_session(session)
 
 
 def _log_to(env: EnvConfig) -> None:

@@ -78,3 +78,20 @@ def build_session(env: EnvConfig, app_name: str, formats: set[TableFormat] | Non
     if "delta" in (formats or set()) | {env.tables.default_format}:
         delta.require_runtime(spark)
     return spark
+
+
+def stop_session(spark: SparkSession) -> None:
+    """Stop Spark and wait for its JVM to exit, so that nothing outlives the command."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    spark.stop()
+    if gateway is None:
+        return
+    process = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if process is not None and process.stdin is not None:
+        process.stdin.close()  # the JVM's gateway server exits when its stdin closes
+        process.wait(timeout=60)

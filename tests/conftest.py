@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from etl.config import ConfigDir
 from etl.config.models import EnvConfig
 from etl.context import DateWindow, RunContext, new_run_id
-from etl.session import build_session
+from etl.session import build_session, stop_session
 from etl.zones import Zones
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def spark(env: EnvConfig) -> Iterator[SparkSession]:
         env = env.model_copy(update={"spark": env.spark.model_copy(update={"conf": {**env.spark.conf, "spark.jars": DELTA_JARS}})})
     session = build_session(env, "etl-tests", formats={"delta"} if DELTA_JARS else None)
     yield session
-    session.stop()
+    stop_session(session)
 
 
 @pytest.fixture(scope="session")
