@@ -24,6 +24,7 @@ log = logging.getLogger("etl")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    caller_session = _active_session()
     try:
         conf = ConfigDir(find_conf_dir(args.conf_dir))
         return int(args.command(conf, args))
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("unexpected error", exc_info=True)
         return _fail(one_line(error))
     finally:
-        _stop_spark()
+        _stop_own_session(caller_session)
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -215,11 +216,16 @@ def _session(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = N
     return build_session(env, app_name, formats)
 
 
-def _stop_spark() -> None:
+def _active_session() -> Any:
     from pyspark.sql import SparkSession
 
-    session = SparkSession.getActiveSession()
-    if session is not None:
+    return SparkSession.getActiveSession()
+
+
+def _stop_own_session(caller_session: Any) -> None:
+    """Stop the session this command started (not one its caller had), and wait for its JVM."""
+    session = _active_session()
+    if session is not None and session is not caller_session:
         from etl.session import stop_session
 
         stop_session(session)

@@ -66,3 +66,8 @@ def test_unknown_job_and_bad_dates(capsys: pytest.CaptureFixture[str]) -> None:
 def test_python_dash_m_etl_is_the_same_command() -> None:
     done = subprocess.run([sys.executable, "-m", "etl", "--conf-dir", str(REPO_CONF), "list"], capture_output=True, text=True)
     assert (done.returncode, done.stdout.split()[0]) == (0, "sales_warehouse")
+
+
+def test_an_in_process_call_leaves_the_callers_session_running(spark, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--conf-dir", str(REPO_CONF), "list"]) == 0
+    assert spark.range(3).count() == 3
