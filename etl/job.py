@@ -149,7 +149,13 @@ class Job:
 
 
 def one_line(error: BaseException) -> str:
-    """The first meaningful line of an error, without the JVM stack trace py4j appends."""
+    """An error as one line: our own messages as they are; for a JVM error its innermost cause
+    (where Spark says what was wrong with the data), without the stack trace."""
+    java = getattr(error, "java_exception", None)
+    if java is not None:
+        while java.getCause() is not None:
+            java = java.getCause()
+        return " ".join(f"{java.getClass().getSimpleName()}: {java.getMessage()}".split())[:1000]
     text = str(error).strip() or type(error).__name__
     first = text.splitlines()[0].strip()
     return first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}"

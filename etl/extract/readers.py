@@ -11,8 +11,10 @@ from etl.context import RunContext
 from etl.errors import SourceError
 from etl.schema import struct
 
-# Strict by default: a malformed line stops the run with Spark's message instead of becoming nulls.
-_CSV_DEFAULTS = {"header": "true", "mode": "FAILFAST", "escape": '"', "dateFormat": "yyyy-MM-dd"}
+# Strict by default: a malformed line stops the run with Spark's message instead of becoming nulls,
+# and the header must name the declared columns in order (a CSV schema is positional: without this
+# check a column missing from the config would silently shift every column after it).
+_CSV_DEFAULTS = {"header": "true", "enforceSchema": "false", "mode": "FAILFAST", "escape": '"', "dateFormat": "yyyy-MM-dd"}
 _JSON_DEFAULTS = {"mode": "FAILFAST", "dateFormat": "yyyy-MM-dd"}
 
 

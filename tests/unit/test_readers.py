@@ -64,3 +64,25 @@ def test_malformed_csv_line_fails_the_read(spark: SparkSession, zones: Zones, ma
     )
     with pytest.raises(Exception, match="Malformed records are detected in record parsing"):
         read_source(spark, "bad", source, make_ctx(D1)).collect()
+
+
+def test_csv_header_must_match_the_declared_columns(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    from py4j.protocol import Py4JJavaError
+
+    from etl.job import one_line
+
+    root = local_path(zones.raw)
+    assert root is not None
+    folder = root / "unit_readers" / "shifted" / f"dt={D1}"
+    folder.mkdir(parents=True)
+    (folder / "part.csv").write_text("id,name,amount\n1,a,2.50\n")
+    # 'name' was left out of the config: read by position, amount would get the names
+    source = SourceConfig(
+        format="csv", path="unit_readers/shifted", date_partition="dt", allow_empty=True, columns={"id": "bigint", "amount": "string"}
+    )
+    with pytest.raises(Py4JJavaError) as error:
+        read_source(spark, "shifted", source, make_ctx(D1)).collect()
+    assert one_line(error.value) == (
+        "IllegalArgumentException: Number of column in CSV header is not equal to number of fields in the schema: "
+        f"Header length: 3, schema size: 2 CSV file: {zones.raw}/unit_readers/shifted/dt={D1}/part.csv"
+    )
