@@ -78,7 +78,7 @@ class Job:
         validations: list[ValidationResult] = []
         outputs: dict[str, DataFrame] = {}
         try:
-            observations = {name: Observation(f"read_{name}") for name in self.config.sources}
+            observations = {name: Observation(_observation_name(name)) for name in self.config.sources}
             sources = {
                 name: frame.observe(observations[name], F.count(F.lit(1)).alias("rows")) for name, frame in self.extract(ctx).items()
             }
@@ -86,7 +86,7 @@ class Job:
             # Materialize each output once: validation and the write both read the cache, and the
             # full count makes the source observations report every row read.
             output_rows = {name: frame.persist(StorageLevel.MEMORY_AND_DISK).count() for name, frame in outputs.items()}
-            record.rows_read = _observed_rows(observations)
+            record.rows_read = _observed_rows(observations, outputs)
             validations = self._validate(ctx, outputs)
             record.validation = _overall(validations)
             failed = [v for v in validations if v.status == "failed"]
@@ -161,16 +161,32 @@ def one_line(error: BaseException) -> str:
     return first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}"
 
 
-def _observed_rows(observations: Mapping[str, Observation]) -> dict[str, int]:
-    """Rows read per source. A source no output used was never read: it counts 0 rather than blocking."""
+def _observed_rows(observations: Mapping[str, Observation], outputs: Mapping[str, DataFrame]) -> dict[str, int]:
+    """Rows read per source, from the observations the outputs' materialization filled in.
+
+    A source no output uses was never read: 0. For a used one, Spark delivers the metric through its
+    listener bus, a moment after the action; adaptive execution may also skip an input entirely
+    (a join with an empty side), so the wait is bounded rather than endless.
+    """
+    plans = [frame._jdf.queryExecution().analyzed().treeString() for frame in outputs.values()]
     rows: dict[str, int] = {}
     for name, observation in observations.items():
+        if not any(f"CollectMetrics {_observation_name(name)}," in plan for plan in plans):
+            log.warning("source %s is declared but no target uses it", name)
+            rows[name] = 0
+            continue
         result: dict[str, Any] = {}
         reader = threading.Thread(target=lambda o=observation, into=result: into.update(o.get), daemon=True)
         reader.start()
-        reader.join(timeout=2)
+        reader.join(timeout=60)
+        if "rows" not in result:
+            log.warning("source %s: no row count arrived from Spark within 60 s", name)
         rows[name] = int(result.get("rows", 0))
     return rows
+
+
+def _observation_name(source: str) -> str:
+    return f"read_{source}"
 
 
 def _overall(validations: list[ValidationResult]) -> str:

@@ -162,3 +162,20 @@ def test_empty_day_fails_unless_allowed(spark: SparkSession, env: EnvConfig, tmp
     outcome = make_job(spark, env, tmp_path / "b", "empty_ok", folder="with_empty_day", allow_empty=True).run(make_ctx(D1, D2, job="tiny"))
     assert outcome.record.rows_read == {"items": 1}
     assert [r[0] for r in table_rows(spark, "unit_job.empty_ok")] == [1]
+
+
+class IgnoresASource(Job):
+    def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        return {"priced": sources["items"].withColumn("doubled", F.col("price") * 2)}
+
+
+def test_a_source_no_target_uses_counts_zero_rows_without_waiting(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    job = make_job(spark, env, tmp_path, "ignoring")
+    extra = job.config.sources["items"].model_copy(update={"path": "unit_job/with_empty_day", "allow_empty": True})
+    job.config = job.config.model_copy(update={"sources": {**job.config.sources, "unused": extra}})
+    started = time.monotonic()
+    outcome = IgnoresASource(spark, job.config, env, job.conf).run(make_ctx(D1, job="tiny"))
+    assert outcome.record.rows_read == {"items": 3, "unused": 0}
+    assert time.monotonic() - started < 55  # did not sit out the 60 s bound
