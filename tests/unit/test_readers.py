@@ -53,15 +53,18 @@ def test_parquet_and_table_sources(spark: SparkSession, zones: Zones, make_ctx) 
         read_source(spark, "previous", SourceConfig(format="table", table="unit_readers.not_yet"), make_ctx(D1))
 
 
-def test_malformed_csv_line_fails_the_read(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+def csv_source(zones: Zones, name: str, text: str, columns: dict[str, str]) -> SourceConfig:
+    """One day (D1) of a CSV extract under <raw>/unit_readers/<name>, and its source config."""
     root = local_path(zones.raw)
     assert root is not None
-    folder = root / "unit_readers" / "bad" / f"dt={D1}"
+    folder = root / "unit_readers" / name / f"dt={D1}"
     folder.mkdir(parents=True)
-    (folder / "part.csv").write_text("id,amount\n1,2.50\ntwo,3.00\n")
-    source = SourceConfig(
-        format="csv", path="unit_readers/bad", date_partition="dt", allow_empty=True, columns={"id": "bigint", "amount": "decimal(10,2)"}
-    )
+    (folder / "part.csv").write_text(text)
+    return SourceConfig(format="csv", path=f"unit_readers/{name}", date_partition="dt", allow_empty=True, columns=columns)
+
+
+def test_malformed_csv_line_fails_the_read(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    source = csv_source(zones, "bad", "id,amount\n1,2.50\ntwo,3.00\n", {"id": "bigint", "amount": "decimal(10,2)"})
     with pytest.raises(Exception, match="Malformed records are detected in record parsing"):
         read_source(spark, "bad", source, make_ctx(D1)).collect()
 
@@ -71,15 +74,8 @@ def test_csv_header_must_match_the_declared_columns(spark: SparkSession, zones: 
 
     from etl.job import one_line
 
-    root = local_path(zones.raw)
-    assert root is not None
-    folder = root / "unit_readers" / "shifted" / f"dt={D1}"
-    folder.mkdir(parents=True)
-    (folder / "part.csv").write_text("id,name,amount\n1,a,2.50\n")
     # 'name' was left out of the config: read by position, amount would get the names
-    source = SourceConfig(
-        format="csv", path="unit_readers/shifted", date_partition="dt", allow_empty=True, columns={"id": "bigint", "amount": "string"}
-    )
+    source = csv_source(zones, "shifted", "id,name,amount\n1,a,2.50\n", {"id": "bigint", "amount": "string"})
     with pytest.raises(Py4JJavaError) as error:
         read_source(spark, "shifted", source, make_ctx(D1)).collect()
     assert one_line(error.value) == (
