@@ -157,11 +157,15 @@ def cmd_sql(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 
 def _csv_text(value: Any) -> Any:
-    """Empty for null, true/false for booleans (as Spark writes CSV), exact text otherwise."""
+    """Empty for null, true/false for booleans (as Spark writes CSV), JSON for nested values, exact text otherwise."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value).lower()
+    if hasattr(value, "asDict"):  # a struct arrives as a Row
+        value = value.asDict(recursive=True)
+    if isinstance(value, dict | list):  # maps, arrays, structs: JSON, which other tools can parse
+        return json.dumps(value, default=lambda inner: str(_plain(inner)), sort_keys=True)
     return _plain(value)
 
 

@@ -71,3 +71,17 @@ def test_python_dash_m_etl_is_the_same_command() -> None:
 def test_an_in_process_call_leaves_the_callers_session_running(spark, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     assert main(["--conf-dir", str(REPO_CONF), "list"]) == 0
     assert spark.range(3).count() == 3
+
+
+def test_sql_csv_cells() -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from etl.cli import _csv_text
+
+    from pyspark.sql import Row
+
+    cells = [None, True, Decimal("1.5000"), date(1992, 1, 2), {"orders": 590, "at": date(1992, 1, 1)}, [1, 2], Row(a=1, b="z"), "x"]
+    assert [_csv_text(v) for v in cells] == [
+        "", "true", "1.5000", "1992-01-02", '{"at": "1992-01-01", "orders": 590}', "[1, 2]", '{"a": 1, "b": "z"}', "x"
+    ]  # fmt: skip
