@@ -77,9 +77,9 @@ def test_sql_csv_cells() -> None:
     from datetime import date
     from decimal import Decimal
 
-    from etl.cli import _csv_text
-
     from pyspark.sql import Row
+
+    from etl.cli import _csv_text
 
     cells = [None, True, Decimal("1.5000"), date(1992, 1, 2), {"orders": 590, "at": date(1992, 1, 1)}, [1, 2], Row(a=1, b="z"), "x"]
     assert [_csv_text(v) for v in cells] == [
