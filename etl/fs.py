@@ -15,11 +15,6 @@ def _path_and_fs(spark: SparkSession, uri: str) -> tuple[Any, Any]:
     return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
 
-def exists(spark: SparkSession, uri: str) -> bool:
-    path, fs = _path_and_fs(spark, uri)
-    return bool(fs.exists(path))
-
-
 def list_folders(spark: SparkSession, uri: str) -> list[str]:
     """Names of the sub-folders of uri (not hidden ones such as _temporary or .spark-staging); [] if uri is missing."""
     path, fs = _path_and_fs(spark, uri)
@@ -40,17 +35,6 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
     stream = fs.create(path, True)
     try:
         stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
-
-
-def read_text(spark: SparkSession, uri: str) -> str:
-    path, fs = _path_and_fs(spark, uri)
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    stream = fs.open(path)
-    try:
-        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
     finally:
         stream.close()
 
