@@ -106,7 +106,8 @@ def _land_orders_and_lines(spark: SparkSession, tpch: Path, root: str, window: D
 
 
 def _write_header_only_days(source: Path, folder: Path, landed: list[str], window: DateWindow) -> None:
-    header = source.open().readline()
+    with source.open() as handle:
+        header = handle.readline()
     for day in window.days():
         if f"dt={day}" not in landed:
             (folder / f"dt={day}").mkdir(parents=True)

@@ -49,7 +49,7 @@ def _partition_paths(spark: SparkSession, name: str, source: SourceConfig, ctx: 
     wanted = [f"{key}={day.isoformat()}" for day in ctx.window.days()]
     missing = [folder for folder in wanted if folder not in present]
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = _first_few(missing)
         raise SourceError(
             f"source {name}: no input for {len(missing)} of the {len(wanted)} day(s) of {ctx.window}: {shown} missing under {base}"
         )
@@ -61,5 +61,10 @@ def _require_rows_every_day(frame: DataFrame, name: str, key: str, ctx: RunConte
     days_with_rows = {row[0] for row in frame.select(key).distinct().collect()}
     empty = [day.isoformat() for day in ctx.window.days() if day not in days_with_rows]
     if empty:
-        shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        shown = _first_few(empty)
         raise SourceError(f"source {name}: the input for {shown} holds no rows (set allow_empty: true on the source if that is expected)")
+
+
+def _first_few(items: list[str], few: int = 5) -> str:
+    """'a, b, c, d, e and 3 more': enough to act on, short enough for one line."""
+    return ", ".join(items[:few]) + (f" and {len(items) - few} more" if len(items) > few else "")
