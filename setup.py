@@ -22,11 +22,13 @@ setup(
         "pyyaml>=6",
         # pyspark 3.5 was built against pandas 1.x/2.x; GE pulls pandas in.
         "pandas>=2,<3",
+        # etl submit / make deploy talk to EMR and S3.
+        "boto3>=1.34",
     ],
     extras_require={
         "delta": ["delta-spark==3.3.2"],
         "demo": ["tpchgen-cli>=2,<5"],
-        "dev": ["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML"],
+        "dev": ["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML", "moto[server]>=5,<6", "boto3-stubs[emr,s3]"],
     },
     entry_points={"console_scripts": ["etl=etl.cli:main"]},
 )
