@@ -11,13 +11,15 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from etl.config import ConfigDir, find_conf_dir
 from etl.config.models import EnvConfig, TableFormat
 from etl.context import DateWindow
 from etl.errors import EtlError
-from etl.zones import Zones, local_path
+from etl.secrets import MaskSecrets, mask
+from etl.zones import Zones
 
 log = logging.getLogger("etl")
 
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int = 1) -> int:
-    print(f"etl: error: {message}", file=sys.stderr)
+    print(f"etl: error: {mask(message)}", file=sys.stderr)
     return code
 
 
@@ -236,15 +238,17 @@ def _stop_own_session(caller_session: Any) -> None:
 
 
 def _log_to(env: EnvConfig) -> None:
-    """Progress on stderr; with local state also the full log in <lake_root>/logs/etl.log."""
+    """Progress on stderr; with local state also the full log in <local_state>/logs/etl.log."""
     log.setLevel(logging.DEBUG)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.INFO)
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    console.addFilter(MaskSecrets())
     log.addHandler(console)
-    root = local_path(Zones.from_env(env).lake_root)
-    if env.local_state and root is not None:
-        (root / "logs").mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(root / "logs" / "etl.log")
+    if env.local_state:
+        logs = Path(env.local_state).expanduser() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(logs / "etl.log")
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        to_file.addFilter(MaskSecrets())
         log.addHandler(to_file)

@@ -28,6 +28,7 @@ from etl.errors import ConfigError, EtlError, ValidationFailed
 from etl.extract import read_source
 from etl.load import write_table
 from etl.quality import ValidationResult, Validator
+from etl.secrets import mask
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +156,10 @@ def one_line(error: BaseException) -> str:
     if java is not None:
         while java.getCause() is not None:
             java = java.getCause()
-        return " ".join(f"{java.getClass().getSimpleName()}: {java.getMessage()}".split())[:1000]
+        return mask(" ".join(f"{java.getClass().getSimpleName()}: {java.getMessage()}".split())[:1000])
     text = str(error).strip() or type(error).__name__
     first = text.splitlines()[0].strip()
-    return first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}"
+    return mask(first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}")
 
 
 def _observed_rows(observations: Mapping[str, Observation], outputs: Mapping[str, DataFrame]) -> dict[str, int]:

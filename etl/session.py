@@ -7,19 +7,18 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from etl.config.models import EnvConfig, TableFormat
-from etl.errors import ConfigError
-from etl.load import delta
-from etl.zones import Zones, join, local_path
+from etl import formats
+from etl.config.models import EnvConfig, S3Settings, TableFormat
+from etl.jars import jar_path
+from etl.zones import join
 
 _LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # Built by `make setup` from etl/jvm/ (optional): file:// without a forked chmod per file.
 LOCAL_FS_JAR = Path(os.environ.get("ETL_LOCAL_FS_JAR", Path(__file__).resolve().parents[1] / ".cache" / "jars" / "etl-local-fs.jar"))
 
 
-def session_settings(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = None) -> dict[str, str]:
+def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableFormat] | None = None) -> dict[str, str]:
     """Every Spark setting the env asks for, as a plain dict (pure: no JVM is started)."""
-    zones = Zones.from_env(env)
     settings: dict[str, str] = {"spark.app.name": app_name, "spark.sql.catalogImplementation": "hive"}
     if env.spark.master:
         settings["spark.master"] = env.spark.master
@@ -27,22 +26,32 @@ def session_settings(env: EnvConfig, app_name: str, formats: set[TableFormat] | 
         settings["spark.driver.memory"] = env.spark.driver_memory
     settings["spark.ui.showConsoleProgress"] = str(env.spark.progress_bar).lower()
 
+    classpath = [str(jar_path(name)) for name in env.spark.jars]
     if env.local_state:
-        settings.update(_local_state(env, zones))
+        settings.update(_local_state(env))
+        if LOCAL_FS_JAR.is_file():
+            classpath.insert(0, str(LOCAL_FS_JAR))
+            settings["spark.hadoop.fs.file.impl"] = "etl.hadoop.NioLocalFileSystem"
+    if classpath:
+        settings["spark.driver.extraClassPath"] = os.pathsep.join(classpath)
+        settings["spark.executor.extraClassPath"] = os.pathsep.join(classpath)
     if env.metastore.kind == "thrift":
         settings["spark.hadoop.hive.metastore.uris"] = str(env.metastore.uris)
+    if env.s3:
+        settings.update(s3_settings(env.s3))
 
-    if "delta" in (formats or set()) | {env.tables.default_format}:
-        settings.update(delta.SESSION_SETTINGS)
+    settings.update(formats.session_settings(env, _formats(env, table_formats)))
     settings.update(env.spark.conf)
     return settings
 
 
-def _local_state(env: EnvConfig, zones: Zones) -> dict[str, str]:
-    """Metastore, warehouse dir and logs under the lake root, so two checkouts never share state."""
-    root = local_path(zones.lake_root)
-    if root is None:
-        raise ConfigError(f"conf/env/{env.name}.yaml: local_state: needs a local lake_root, got {zones.lake_root}")
+def _formats(env: EnvConfig, table_formats: set[TableFormat] | None) -> set[TableFormat]:
+    return (table_formats or set()) | {env.tables.default_format}
+
+
+def _local_state(env: EnvConfig) -> dict[str, str]:
+    """Metastore, warehouse dir and logs in one local folder, so two checkouts never share state."""
+    root = Path(str(env.local_state)).expanduser().resolve()
     java_options = [
         f"-Dderby.system.home={root / 'logs'}",
         f"-Detl.log.dir={root / 'logs'}",
@@ -51,32 +60,44 @@ def _local_state(env: EnvConfig, zones: Zones) -> dict[str, str]:
     if _LOG4J2.is_file():
         java_options.append(f"-Dlog4j2.configurationFile={_LOG4J2.as_uri()}")
     settings = {
-        "spark.sql.warehouse.dir": join(zones.lake_root, "spark-warehouse"),
+        "spark.sql.warehouse.dir": join(root.as_uri(), "spark-warehouse"),
         "spark.driver.extraJavaOptions": " ".join(java_options),
     }
-    if LOCAL_FS_JAR.is_file():
-        settings["spark.driver.extraClassPath"] = str(LOCAL_FS_JAR)
-        settings["spark.hadoop.fs.file.impl"] = "etl.hadoop.NioLocalFileSystem"
     if env.metastore.kind == "derby":
         settings["spark.hadoop.javax.jdo.option.ConnectionURL"] = f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true"
     return settings
 
 
-def build_session(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = None) -> SparkSession:
+def s3_settings(s3: S3Settings) -> dict[str, str]:
+    """s3:// (as on EMR) and s3a:// through S3A. No keys here: S3A reads them from the environment
+    or the instance profile, so they never enter Spark's configuration, UI or logs."""
+    settings = {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.path.style.access": str(s3.path_style_access).lower(),
+        "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider,"
+        "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider",
+    }
+    if s3.endpoint:
+        settings["spark.hadoop.fs.s3a.endpoint"] = s3.endpoint
+        settings["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(s3.endpoint.startswith("https://")).lower()
+    if s3.region:
+        settings["spark.hadoop.fs.s3a.endpoint.region"] = s3.region
+    return settings
+
+
+def build_session(env: EnvConfig, app_name: str, table_formats: set[TableFormat] | None = None) -> SparkSession:
     """Start (or join) the SparkSession for an env; fails fast when a table format's jars are missing."""
-    root = local_path(Zones.from_env(env).lake_root)
-    if env.local_state and root is not None:
-        (root / "logs").mkdir(parents=True, exist_ok=True)
+    if env.local_state:
+        (Path(env.local_state).expanduser() / "logs").mkdir(parents=True, exist_ok=True)
         # The JVM reads this before any setting: bind to loopback without a warning about the hostname.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder
-    for key, value in session_settings(env, app_name, formats).items():
+    for key, value in session_settings(env, app_name, table_formats).items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
     if not env.local_state:  # locally, etl/log4j2.properties filters the console and keeps the full log
         spark.sparkContext.setLogLevel(env.spark.log_level)
-    if "delta" in (formats or set()) | {env.tables.default_format}:
-        delta.require_runtime(spark)
+    formats.require_runtime(spark, _formats(env, table_formats))
     return spark
 
 

@@ -40,7 +40,7 @@ DELTA_JARS = os.environ.get("ETL_TEST_DELTA_JARS", "")
 def spark(env: EnvConfig) -> Iterator[SparkSession]:
     if DELTA_JARS:
         env = env.model_copy(update={"spark": env.spark.model_copy(update={"conf": {**env.spark.conf, "spark.jars": DELTA_JARS}})})
-    session = build_session(env, "etl-tests", formats={"delta"} if DELTA_JARS else None)
+    session = build_session(env, "etl-tests", {"delta"} if DELTA_JARS else {"iceberg"})
     yield session
     stop_session(session)
 

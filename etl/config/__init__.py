@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from etl.config.loader import load_layers, record, validate
+from etl.config.loader import load_layers, read_yaml, record, validate
 from etl.config.models import EnvConfig, JobConfig, SuiteConfig
 from etl.errors import ConfigError
 
@@ -45,12 +45,27 @@ class ConfigDir:
         return sorted(p.stem for p in (self.root / folder).glob("*.yaml"))
 
     def env(self, name: str) -> EnvConfig:
-        overlay = self.root / "env" / f"{name}.yaml"
-        if not overlay.is_file():
-            raise ConfigError(f"conf/env/{name}.yaml: no such env (known: {', '.join(self.names('env'))})")
         base = self.root / "base.yaml"
-        data, provenance = load_layers([(base, self._shown(base)), (overlay, self._shown(overlay))], self.environ, self.unset)
+        layers = [(base, self._shown(base)), *((path, self._shown(path)) for path in self._env_chain(name))]
+        data, provenance = load_layers(layers, self.environ, self.unset)
+        data.pop("extends", None)
         return validate(EnvConfig, {**data, "name": name}, provenance)
+
+    def _env_chain(self, name: str) -> list[Path]:
+        """conf/env/<name>.yaml after the envs it `extends:` (local-s3 extends local), oldest first."""
+        chain: list[Path] = []
+        while name:
+            path = self.root / "env" / f"{name}.yaml"
+            if not path.is_file():
+                raise ConfigError(f"conf/env/{name}.yaml: no such env (known: {', '.join(self.names('env'))})")
+            if path in chain:
+                raise ConfigError(f"{self._shown(path)}: extends: a cycle ({' -> '.join(p.stem for p in reversed(chain))} -> {name})")
+            chain.insert(0, path)
+            parent = read_yaml(path, self._shown(path)).get("extends")
+            if parent is not None and not isinstance(parent, str):
+                raise ConfigError(f"{self._shown(path)}: extends: must be the name of another env")
+            name = parent or ""
+        return chain
 
     def job(self, name: str) -> JobConfig:
         return self._single(JobConfig, "jobs", name)

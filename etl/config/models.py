@@ -11,7 +11,7 @@ from etl.schema import parse_type
 
 ZoneName = Literal["raw", "curated", "quarantine", "dq", "checkpoints"]
 ZONE_NAMES: tuple[ZoneName, ...] = ("raw", "curated", "quarantine", "dq", "checkpoints")
-TableFormat = Literal["parquet", "delta"]
+TableFormat = Literal["parquet", "delta", "iceberg"]
 LoadMode = Literal["append", "overwrite", "overwrite_partitions", "merge"]
 Severity = Literal["error", "warn"]
 
@@ -56,6 +56,11 @@ class SparkSettings(Strict):
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = Field("WARN", description="Spark's log level on the console.")
     progress_bar: bool = Field(True, description="Show Spark's console progress bar for long stages.")
     conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings, passed to the session as they are.")
+    jars: list[str] = Field(
+        default_factory=list,
+        description="Jars from the local jar cache (etl/jars.py names: hadoop-aws, aws-java-sdk-bundle, iceberg-spark-runtime) "
+        "for the driver and executor classpath. Empty on EMR, which ships its own.",
+    )
 
 
 class MetastoreSettings(Strict):
@@ -80,20 +85,44 @@ class ZoneSettings(Strict):
     checkpoints: str | None = Field(None, description="Streaming checkpoints. Default: <lake_root>/checkpoints.")
 
 
+class S3Settings(Strict):
+    """s3:// through Hadoop's S3A connector (locally; on EMR s3:// is EMRFS and this section is absent).
+    Credentials never come from config: S3A takes them from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+    or from the instance profile."""
+
+    endpoint: str | None = Field(None, description="S3 API endpoint, e.g. http://127.0.0.1:9000 for a local server; empty for AWS.")
+    region: str | None = Field(None, description="The bucket's region (fs.s3a.endpoint.region).")
+    path_style_access: bool = Field(False, description="http://host/bucket/key instead of http://bucket.host/key (local servers).")
+
+
+class EmrSettings(Strict):
+    """Where `etl submit` sends steps and where `make deploy` puts the artifact."""
+
+    cluster_id: str | None = Field(None, description="j-XXXXXXXX: the cluster `etl submit` adds steps to (or --cluster-id).")
+    region: str | None = Field(None, description="AWS region of the cluster; default: the AWS SDK's own lookup.")
+    artifacts: str | None = Field(None, description="s3://bucket/prefix/ holding the packaged dist/ (etl-<v>.zip, main.py, conf/).")
+    endpoint: str | None = Field(None, description="EMR API endpoint override (tests against a local EMR API); empty for AWS.")
+
+
 class TableSettings(Strict):
     default_format: TableFormat = Field("parquet", description="Table format of targets that do not name one.")
+    iceberg_catalog: Literal["hive", "glue"] = Field(
+        "hive", description="Where Iceberg keeps its tables: the Hive metastore (also EMR's external one) or the AWS Glue Data Catalog."
+    )
 
 
 class EnvConfig(Strict):
     name: str = Field(description="The env's name: the file name under conf/env/.")
-    lake_root: str = Field(description="Root URI of all zones and, locally, of the metastore, warehouse dir and logs.")
-    local_state: bool = Field(
-        False, description="Keep the Derby metastore, spark-warehouse and logs under lake_root (laptop and test envs)."
+    lake_root: str = Field(description="Root URI of all zones: a local folder, or s3://bucket/prefix.")
+    local_state: str | None = Field(
+        None, description="Local folder for the Derby metastore, spark-warehouse and logs (laptop and test envs); empty on EMR."
     )
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     metastore: MetastoreSettings
     tables: TableSettings = Field(default_factory=TableSettings)
+    s3: S3Settings | None = Field(None, description="Set to read and write s3:// through S3A (local S3 servers); absent on EMR.")
+    emr: EmrSettings = Field(default_factory=EmrSettings)
 
 
 # --- jobs: conf/jobs/<job>.yaml --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 
 HOST = "127.0.0.1"
@@ -14,12 +15,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until_listening(port: int, timeout: float, what: str, alive: object = None) -> None:
+def wait_until_listening(
+    port: int, timeout: float, what: str, alive: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None
+) -> None:
     """Poll until something accepts on 127.0.0.1:port; `alive` (a Popen) stops the wait if it dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if alive is not None and getattr(alive, "poll")() is not None:
-            raise RuntimeError(f"{what} exited with code {getattr(alive, 'returncode')} before listening on {HOST}:{port}")
+        if alive is not None and alive.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {alive.returncode} before listening on {HOST}:{port}")
         with socket.socket() as probe:
             probe.settimeout(0.5)
             if probe.connect_ex((HOST, port)) == 0:

@@ -6,9 +6,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from etl.config.models import TableFormat, TargetConfig
 from etl.context import RunContext
-from etl.load import delta, parquet
+from etl.load import acid, parquet
 
 
 def write_table(spark: SparkSession, df: DataFrame, target: TargetConfig, table_format: TableFormat, ctx: RunContext) -> list[str]:
-    writer = {"parquet": parquet.write, "delta": delta.write}[table_format]
-    return writer(spark, df, target, ctx)
+    if table_format == "parquet":
+        return parquet.write(spark, df, target, ctx)
+    return acid.write(spark, df, target, ctx, table_format)

@@ -108,7 +108,23 @@ def test_yaml_syntax_error_names_the_line(conf_copy: Path) -> None:
 def test_unknown_env_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError) as error:
         ConfigDir(REPO_CONF, environ={}).env("prod")
-    assert str(error.value) == "conf/env/prod.yaml: no such env (known: emr, local, test)"
+    assert str(error.value) == "conf/env/prod.yaml: no such env (known: emr, local, local-emr, local-hms, local-s3, test)"
+
+
+def test_an_env_extends_another_and_overrides_it(conf_copy: Path) -> None:
+    (conf_copy / "env" / "a.yaml").write_text("extends: local\nspark: {driver_memory: 1g, conf: {x: '1'}}\n")
+    (conf_copy / "env" / "b.yaml").write_text("extends: a\nspark: {conf: {x: '2'}}\n")
+    env = ConfigDir(conf_copy, environ={}).env("b")
+    assert (env.name, env.spark.master, env.spark.driver_memory, env.spark.conf["x"]) == ("b", "local[*]", "1g", "2")
+    assert env.spark.conf["spark.sql.shuffle.partitions"] == "8"  # from local
+
+
+def test_an_extends_cycle_is_an_error(conf_copy: Path) -> None:
+    (conf_copy / "env" / "a.yaml").write_text("extends: b\n")
+    (conf_copy / "env" / "b.yaml").write_text("extends: a\n")
+    with pytest.raises(ConfigError) as error:
+        ConfigDir(conf_copy, environ={}).env("a")
+    assert str(error.value) == "conf/env/a.yaml: extends: a cycle (a -> b -> a)"
 
 
 def test_check_config_passes_on_the_shipped_config_and_notes_emr_variables() -> None:

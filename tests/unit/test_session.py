@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from etl import formats
 from etl.config import ConfigDir
 from etl.errors import TableFormatUnavailable
-from etl.load import delta
 from etl.session import session_settings
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -43,7 +43,7 @@ def test_thrift_metastore_and_delta_for_one_job(tmp_path: Path) -> None:
     (tmp_path / "base.yaml").write_text((REPO_CONF / "base.yaml").read_text())
     (tmp_path / "env" / "hms.yaml").write_text("metastore: {kind: thrift, uris: 'thrift://127.0.0.1:9083'}\n")
     env = ConfigDir(tmp_path, environ={"ETL_LAKE_ROOT": "/l"}).env("hms")
-    settings = session_settings(env, "etl-x", formats={"delta"})
+    settings = session_settings(env, "etl-x", {"delta"})
     assert settings["spark.hadoop.hive.metastore.uris"] == "thrift://127.0.0.1:9083"
     assert "spark.hadoop.javax.jdo.option.ConnectionURL" not in settings
     assert settings["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
@@ -58,10 +58,10 @@ def test_thrift_metastore_needs_uris(tmp_path: Path) -> None:
 
 
 def test_missing_delta_runtime_is_a_clear_error(spark: SparkSession) -> None:
-    if delta.runtime_available(spark):
+    if formats.runtime_available(spark, "delta"):
         pytest.skip("the Delta jars are on this session's classpath")
     with pytest.raises(TableFormatUnavailable) as error:
-        delta.require_runtime(spark)
+        formats.require_runtime(spark, {"delta"})
     assert str(error.value).startswith("Delta Lake is not on the Spark classpath: on EMR 6.9+ add the classification delta-defaults")
 
 
@@ -80,3 +80,33 @@ def test_local_writes_use_the_fork_free_file_system_with_hadoops_permissions(spa
     [data_file] = [f for f in folder.iterdir() if f.name.startswith("part-")]
     # what stock Hadoop gives with its default umask 022: rwxr-xr-x folders, rw-r--r-- files
     assert (folder.stat().st_mode & 0o777, data_file.stat().st_mode & 0o777) == (0o755, 0o644)
+
+
+def test_local_s3_env_reaches_s3_uris_through_s3a_without_keys_in_the_settings() -> None:
+    environ = {"ETL_LAKE_ROOT": "/srv/state", "ETL_S3_ENDPOINT": "http://127.0.0.1:4567", "ETL_BUCKET": "lake"}
+    env = ConfigDir(REPO_CONF, environ=environ).env("local-s3")
+    settings = session_settings(env, "etl-x")
+    assert env.lake_root == "s3://lake/etl"
+    assert settings["spark.hadoop.fs.s3.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    assert settings["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:4567"
+    assert settings["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert settings["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert not any("secret" in key.lower() or "access.key" in key.lower() for key in settings)
+    # the Derby metastore and the logs stay local while the zones are on S3
+    assert settings["spark.hadoop.javax.jdo.option.ConnectionURL"] == "jdbc:derby:;databaseName=/srv/state/metastore_db;create=true"
+    jars = [Path(jar).name for jar in settings["spark.driver.extraClassPath"].split(":")]
+    assert [jar for jar in jars if not jar.startswith("etl-")] == [
+        "hadoop-aws-3.3.1.jar",
+        "aws-java-sdk-bundle-1.11.901.jar",
+        "iceberg-spark-runtime-3.5_2.12-1.10.2.jar",
+    ]
+
+
+def test_local_hms_env_talks_to_the_metastore_over_thrift_only() -> None:
+    env = ConfigDir(REPO_CONF, environ={"ETL_METASTORE_URIS": "thrift://127.0.0.1:9999"}).env("local-hms")
+    settings = session_settings(env, "etl-x", {"iceberg"})
+    assert settings["spark.hadoop.hive.metastore.uris"] == "thrift://127.0.0.1:9999"
+    assert not any(key.startswith("spark.hadoop.javax.jdo") for key in settings)
+    assert settings["spark.sql.catalog.spark_catalog"] == "org.apache.iceberg.spark.SparkSessionCatalog"
+    assert settings["spark.sql.catalog.spark_catalog.type"] == "hive"
+    assert "spark.hadoop.iceberg.engine.hive.lock-enabled" not in settings  # the service has Hive's lock tables
