@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = command("check-config", cmd_check_config, "load and validate all config and suites")
     check.add_argument("--env", help="check this env strictly (its ${VARS} must be set); default: every env")
+
+    from etl.emr.commands import register as shipping_commands
+
+    shipping_commands(command)  # package, emr-step, submit, deploy
     return parser
 
 

@@ -100,8 +100,18 @@ class EmrSettings(Strict):
 
     cluster_id: str | None = Field(None, description="j-XXXXXXXX: the cluster `etl submit` adds steps to (or --cluster-id).")
     region: str | None = Field(None, description="AWS region of the cluster; default: the AWS SDK's own lookup.")
-    artifacts: str | None = Field(None, description="s3://bucket/prefix/ holding the packaged dist/ (etl-<v>.zip, main.py, conf/).")
+    artifacts: str | None = Field(
+        None,
+        description="s3://bucket/prefix/ holding the deployed dist/ (etl-<v>.zip, main.py, conf/, requirements.txt): "
+        "where `etl deploy` uploads and the steps read (or --artifacts).",
+    )
     endpoint: str | None = Field(None, description="EMR API endpoint override (tests against a local EMR API); empty for AWS.")
+
+    @model_validator(mode="after")
+    def _artifacts_on_s3(self) -> EmrSettings:
+        if self.artifacts and not self.artifacts.startswith("s3://"):
+            raise ValueError(f"artifacts must be an s3://bucket/prefix/ URI (EMR reads the release from S3), got {self.artifacts!r}")
+        return self
 
 
 class TableSettings(Strict):

@@ -8,7 +8,7 @@ import io
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,9 +51,11 @@ class Result:
 @dataclass
 class Lake:
     root: Path
+    env: str = "local"  # the env `sql` queries through
+    environ: dict[str, str] = field(default_factory=dict)  # extra variables for every command (endpoints, keys)
 
     def etl(self, *args: str) -> Result:
-        env = {**os.environ, "ETL_LAKE_ROOT": str(self.root), "ETL_CONF_DIR": str(REPO / "conf")}
+        env = {**os.environ, "ETL_LAKE_ROOT": str(self.root), "ETL_CONF_DIR": str(REPO / "conf"), **self.environ}
         done = subprocess.run([str(ETL), *args], capture_output=True, text=True, env=env, cwd=self.root.parent, timeout=900)
         return Result(done.returncode, done.stdout, done.stderr)
 
@@ -64,7 +66,7 @@ class Lake:
 
     def sql(self, query: str) -> list[dict[str, str]]:
         """Rows of `etl sql` (CSV with header) as dicts of strings, exactly as printed."""
-        output = self.etl_ok("sql", "--env", "local", query).stdout
+        output = self.etl_ok("sql", "--env", self.env, query).stdout
         return list(csv.DictReader(io.StringIO(output)))
 
     # --- independent reads of the raw zone and of storage, with DuckDB ---------------------------------

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from tests.integration.conftest import Lake, query
+from tests.integration.expected import aggregate_rows, dimension_rows, expected_aggregates, expected_dimension, expected_facts
 
 pytestmark = pytest.mark.integration
 
@@ -22,45 +23,6 @@ def loaded(lake: Lake) -> Lake:
     lake.etl_ok("demo-data", "--env", "local", "--scale", "0.01")
     lake.etl_ok("backfill", "sales_warehouse", "--env", "local", "--from", FIRST, "--to", LAST)
     return lake
-
-
-def expected_facts(lake: Lake, first: str, last: str) -> str:
-    return f"""
-        SELECT l_orderkey AS order_key, l_linenumber AS line_number, o_custkey AS customer_key, l_partkey AS part_key,
-               l_suppkey AS supplier_key, o_orderdate AS order_date, l_shipdate AS ship_date, l_quantity AS quantity,
-               l_extendedprice AS extended_price, l_discount AS discount, l_tax AS tax,
-               l_extendedprice * (1 - l_discount) AS net_revenue
-        FROM {lake.raw("lineitem", first, last)} l JOIN {lake.raw("orders", first, last)} o ON l_orderkey = o_orderkey"""
-
-
-def customer_versions(lake: Lake, first: str, last: str) -> str:
-    """Every customer row of the window's extracts with its nation and region names."""
-    return f"""
-        SELECT c_custkey AS customer_key, c_name AS name, n_name AS nation, r_name AS region, c_mktsegment AS market_segment,
-               c_acctbal AS account_balance, dt AS valid_from
-        FROM {lake.raw("customer", first, last)} c
-        JOIN {lake.static("nation")} n ON c_nationkey = n_nationkey JOIN {lake.static("region")} r ON n_regionkey = r_regionkey"""
-
-
-def expected_dimension(lake: Lake, first: str, last: str) -> list[tuple]:
-    rows = query(f"""
-        WITH v AS ({customer_versions(lake, first, last)}),
-        marked AS (
-            SELECT *, lag(name || '|' || nation || '|' || region || '|' || market_segment || '|' || account_balance)
-                      OVER (PARTITION BY customer_key ORDER BY valid_from) AS before,
-                      name || '|' || nation || '|' || region || '|' || market_segment || '|' || account_balance AS now
-            FROM v)
-        SELECT customer_key, name, nation, region, market_segment, account_balance, valid_from,
-               coalesce(lead(valid_from) OVER (PARTITION BY customer_key ORDER BY valid_from), DATE '9999-12-31') AS valid_to
-        FROM marked WHERE before IS NULL OR before <> now""")
-    return sorted((str(k), n, na, r, s, str(b), str(f), str(t), str(str(t) == "9999-12-31").lower()) for k, n, na, r, s, b, f, t in rows)
-
-
-def dimension_rows(lake: Lake) -> list[tuple]:
-    rows = lake.sql(
-        "SELECT customer_key, name, nation, region, market_segment, account_balance, valid_from, valid_to, is_current FROM warehouse.dim_customer"
-    )
-    return sorted(tuple(r.values()) for r in rows)
 
 
 def test_fact_sales_equals_the_raw_lines_with_exact_net_revenue(loaded: Lake) -> None:
@@ -92,14 +54,7 @@ def test_dim_customer_is_the_scd2_history_of_the_extracts(loaded: Lake) -> None:
 def test_agg_sales_daily_uses_the_customer_as_of_the_order_date(loaded: Lake) -> None:
     # DuckDB's ASOF join picks the latest extract row on or before the order date: a different algorithm
     # from the job's SCD2 range join.
-    expected = query(f"""
-        WITH f AS ({expected_facts(loaded, FIRST, LAST)}), v AS ({customer_versions(loaded, FIRST, LAST)})
-        SELECT f.order_date, v.nation, v.market_segment, count(DISTINCT f.order_key), count(*), sum(f.net_revenue)
-        FROM f ASOF LEFT JOIN v ON f.customer_key = v.customer_key AND f.order_date >= v.valid_from
-        GROUP BY ALL ORDER BY ALL""")
-    rows = loaded.sql("SELECT order_date, nation, market_segment, orders, lines, net_revenue FROM warehouse.agg_sales_daily ORDER BY ALL")
-    got = [(r["order_date"], r["nation"], r["market_segment"], int(r["orders"]), int(r["lines"]), Decimal(r["net_revenue"])) for r in rows]
-    assert got == [(str(d), n, s, o, li, rev) for d, n, s, o, li, rev in expected]
+    assert aggregate_rows(loaded) == expected_aggregates(loaded, FIRST, LAST)
 
 
 def test_audit_row_of_the_backfill(loaded: Lake) -> None:

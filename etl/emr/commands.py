@@ -1,0 +1,159 @@
+"""The shipping commands of `etl`: package, emr-step, submit, deploy (wired into etl/cli.py by `register`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from etl.config import ConfigDir
+from etl.context import DateWindow
+from etl.emr.entry import parse_day
+from etl.emr.settings import ShippingEnv, shipping_env
+from etl.emr.steps import ACTIONS_ON_FAILURE, DEFAULT_ACTION_ON_FAILURE, DEFAULT_DEPLOY_MODE, DEPLOY_MODES, emr_step
+from etl.errors import ConfigError, EtlError
+
+Handler = Callable[[ConfigDir, argparse.Namespace], int]
+Command = Callable[[str, Handler, str], argparse.ArgumentParser]
+
+SHIPPING_ENV = "emr"  # the env a step runs in on the cluster, and whose emr section says where to ship
+
+
+def register(command: Command) -> None:
+    package = command("package", cmd_package, "build dist/: etl-<version>.zip (etl, jobs, conf), main.py, conf/, requirements.txt")
+    package.add_argument("--source", type=Path, help="the source checkout to package (default: the one etl runs from)")
+    package.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist); an earlier build there is replaced")
+
+    _step_arguments(command("emr-step", cmd_emr_step, "print the EMR step (JSON for aws emr add-steps --steps file://...) that runs a job"))
+
+    submit = _step_arguments(
+        command("submit", cmd_submit, "add the job's step to an EMR cluster and print its id; --wait follows it to the end")
+    )
+    submit.add_argument("--cluster-id", help="j-...: the cluster (default: the env's emr.cluster_id)")
+    submit.add_argument(
+        "--wait", action="store_true", help="poll until the step ends: exit 0 when it COMPLETED, 1 with EMR's reason otherwise"
+    )
+    submit.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between two looks at the step with --wait (default 30)")
+    _aws_arguments(submit)
+
+    deploy = command("deploy", cmd_deploy, "upload every file of dist/ under the artifacts prefix")
+    deploy.add_argument("--artifacts", help="s3://bucket/prefix/ (default: the env's emr.artifacts)")
+    deploy.add_argument("--env", default=SHIPPING_ENV, help=f"env whose emr.artifacts and s3 endpoint apply (default: {SHIPPING_ENV})")
+    deploy.add_argument("--dist", type=Path, default=Path("dist"), help="the built folder to upload (default: dist)")
+    _aws_arguments(deploy)
+
+
+def _step_arguments(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument("job")
+    sub.add_argument("--run-date", type=parse_day, metavar="YYYY-MM-DD", help="load one day (etl run)")
+    sub.add_argument("--backfill", action="store_true", help="load --from .. --to in one application (etl backfill)")
+    sub.add_argument("--from", dest="first", type=parse_day, metavar="YYYY-MM-DD")
+    sub.add_argument("--to", dest="last", type=parse_day, metavar="YYYY-MM-DD")
+    sub.add_argument("--env", default=SHIPPING_ENV, help=f"the env the job runs in on the cluster (default: {SHIPPING_ENV})")
+    sub.add_argument("--artifacts", help="s3://bucket/prefix/ holding the deployed dist/ (default: the env's emr.artifacts)")
+    sub.add_argument("--deploy-mode", choices=DEPLOY_MODES, default=DEFAULT_DEPLOY_MODE, help=f"default: {DEFAULT_DEPLOY_MODE}")
+    sub.add_argument(
+        "--action-on-failure", choices=ACTIONS_ON_FAILURE, default=DEFAULT_ACTION_ON_FAILURE, help=f"default: {DEFAULT_ACTION_ON_FAILURE}"
+    )
+    return sub
+
+
+def _aws_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--region", help="AWS region (default: the env's emr.region, else the AWS SDK's)")
+    sub.add_argument("--endpoint-url", help="API endpoint of a local server (default: $AWS_ENDPOINT_URL, else the env's)")
+
+
+# --- commands -----------------------------------------------------------------------------------------
+
+
+def cmd_package(conf: ConfigDir, args: argparse.Namespace) -> int:
+    import hashlib
+
+    from etl.emr.package import build, default_source_root
+
+    built = build(args.source or default_source_root(), args.out)
+    digest = hashlib.sha256(built.zip.read_bytes()).hexdigest()
+    print(f"{built.zip}  sha256 {digest}  ({len(built.entries)} entries)")
+    for path in (built.main, built.requirements, built.conf):
+        print(f"{path}{'/' if path.is_dir() else ''}")
+    return 0
+
+
+def cmd_emr_step(conf: ConfigDir, args: argparse.Namespace) -> int:
+    print(json.dumps([_step(conf, args, shipping_env(conf, args.env))], indent=2))
+    return 0
+
+
+def cmd_submit(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl.emr.aws import emr_client
+    from etl.emr.submit import add_step, wait_for_step
+
+    shipping = shipping_env(conf, args.env)
+    step = _step(conf, args, shipping)
+    cluster_id = shipping.setting("emr.cluster_id", args.cluster_id, shipping.env.emr.cluster_id)
+    if not cluster_id:
+        raise ConfigError(f"no cluster to submit to: pass --cluster-id j-... or set emr.cluster_id in conf/env/{args.env}.yaml")
+    env = shipping.require({"emr.region": args.region, "emr.endpoint": args.endpoint_url})
+    client = emr_client(env, args.region, args.endpoint_url)
+    step_id = add_step(client, cluster_id, step)
+    print(step_id, flush=True)
+    if args.wait:
+        wait_for_step(
+            client, cluster_id, step_id, poll_seconds=args.poll_seconds, say=lambda line: print(line, file=sys.stderr, flush=True)
+        )
+    return 0
+
+
+def cmd_deploy(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl.emr.aws import s3_client
+    from etl.emr.deploy import deploy
+
+    shipping = shipping_env(conf, args.env)
+    artifacts = _artifacts(shipping, args)
+    env = shipping.require({"s3.endpoint": args.endpoint_url, "s3.region": args.region, "emr.region": args.region})
+    deploy(s3_client(env, args.endpoint_url, args.region), args.dist, artifacts)
+    return 0
+
+
+# --- shared -------------------------------------------------------------------------------------------
+
+
+def _artifacts(shipping: ShippingEnv, args: argparse.Namespace) -> str:
+    artifacts = shipping.setting("emr.artifacts", args.artifacts, shipping.env.emr.artifacts)
+    if not artifacts:
+        raise ConfigError(
+            f"no artifacts location: pass --artifacts s3://bucket/prefix/ or set emr.artifacts in conf/env/{shipping.env.name}.yaml"
+        )
+    return artifacts
+
+
+def _step(conf: ConfigDir, args: argparse.Namespace, shipping: ShippingEnv) -> dict[str, Any]:
+    conf.job(args.job)  # the job must exist (and its config be valid) before a cluster spends time on it
+    window, backfill = _window(args)
+    return emr_step(
+        args.job,
+        shipping.env.name,
+        window,
+        _artifacts(shipping, args),
+        backfill=backfill,
+        deploy_mode=args.deploy_mode,
+        action_on_failure=args.action_on_failure,
+    )
+
+
+def _window(args: argparse.Namespace) -> tuple[DateWindow, bool]:
+    """--run-date D, or [--backfill] --from D --to D."""
+    ranged = args.first is not None or args.last is not None
+    if args.run_date is not None:
+        if ranged or args.backfill:
+            raise EtlError("give either --run-date D or --backfill --from D --to D, not both")
+        return DateWindow.day(args.run_date), False
+    if args.first is None or args.last is None:
+        raise EtlError("give --run-date D, or --backfill --from D --to D")
+    try:
+        return DateWindow(args.first, args.last), True
+    except ValueError as error:
+        raise EtlError(str(error)) from None

@@ -1,0 +1,185 @@
+"""Build dist/: what a cluster needs to run a job, and nothing else.
+
+    dist/etl-<version>.zip   the etl and jobs packages and conf/, for spark-submit --py-files
+    dist/main.py             the spark-submit entry point (a copy of etl/emr/main.py)
+    dist/conf/               the same conf/, readable without unzipping (and for `etl submit`)
+    dist/requirements.txt    setup.py's install_requires without pyspark (EMR ships Spark)
+
+The zip is reproducible: the same source gives the same bytes (sorted entries, fixed timestamps and
+permissions, one compression level), so two builds of one commit are interchangeable and a deployed
+release can be checked against a local build by its checksum.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from etl.errors import EtlError
+
+# The packages the zip carries, and the folders of them that never run on a cluster.
+PACKAGES = ("etl", "jobs")
+EXCLUDED = (PurePosixPath("etl/dev"), PurePosixPath("etl/jvm"))  # local test services; Java sources for a local jar
+# Files other than .py that the code reads at run time (etl/session.py: the local log4j2 configuration).
+PACKAGE_DATA = (PurePosixPath("etl/log4j2.properties"),)
+# Requirements the cluster provides itself.
+PROVIDED_BY_EMR = frozenset({"pyspark"})
+
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+_FILE_MODE = 0o100644 << 16
+_DIR_MODE = (0o040755 << 16) | 0x10  # 0x10: the MS-DOS directory flag
+_UNIX = 3
+
+
+@dataclass(frozen=True)
+class Package:
+    """What `build` wrote."""
+
+    out: Path
+    zip: Path
+    main: Path
+    conf: Path
+    requirements: Path
+    entries: tuple[str, ...]
+
+
+def default_source_root() -> Path:
+    """The checkout this etl package was imported from (the folder holding setup.py)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def source_version(root: Path) -> str:
+    """The version in <root>/etl/version.py, read as text: the source being packaged, not the etl that runs."""
+    text = _read(root / "etl" / "version.py")
+    found = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", text, re.MULTILINE)
+    if not found:
+        raise EtlError(f"{root / 'etl' / 'version.py'}: no __version__ = '...' line")
+    return found.group(1)
+
+
+def runtime_requirements(root: Path) -> list[str]:
+    """install_requires of <root>/setup.py (the single list of requirements), without what EMR provides."""
+    setup_py = root / "setup.py"
+    for node in ast.walk(ast.parse(_read(setup_py), str(setup_py))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup":
+            for keyword in node.keywords:
+                if keyword.arg == "install_requires":
+                    try:
+                        requirements = ast.literal_eval(keyword.value)
+                    except ValueError:
+                        raise EtlError(f"{setup_py}: install_requires must be a literal list of strings") from None
+                    return [line for line in requirements if _requirement_name(line) not in PROVIDED_BY_EMR]
+    raise EtlError(f"{setup_py}: no setup(install_requires=[...]) found")
+
+
+def _requirement_name(requirement: str) -> str:
+    name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
+    return re.sub(r"[-_.]+", "-", name.group(0)).lower() if name else requirement
+
+
+def zip_files(root: Path) -> dict[str, Path]:
+    """Entry name -> file, for every file the zip carries: the packages' .py files and data, and conf/."""
+    files: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            entry = PurePosixPath(path.relative_to(root).as_posix())
+            if not path.is_file() or _skipped(entry) or any(entry.is_relative_to(excluded) for excluded in EXCLUDED):
+                continue
+            if entry.suffix == ".py" or entry in PACKAGE_DATA:
+                files[str(entry)] = path
+    for name, path in conf_files(root).items():
+        files[f"conf/{name}"] = path
+    missing = [str(data) for data in PACKAGE_DATA if str(data) not in files]
+    if missing:
+        raise EtlError(f"package data missing from {root}: {', '.join(missing)}")
+    return files
+
+
+def conf_files(root: Path) -> dict[str, Path]:
+    """Path under conf/ -> file, for every file of <root>/conf (hidden files and caches left out)."""
+    conf = root / "conf"
+    if not (conf / "base.yaml").is_file():
+        raise EtlError(f"{conf}: no base.yaml; etl package builds from a source checkout (pass --source)")
+    return {
+        path.relative_to(conf).as_posix(): path
+        for path in sorted(conf.rglob("*"))
+        if path.is_file() and not _skipped(PurePosixPath(path.relative_to(conf).as_posix()))
+    }
+
+
+def _skipped(name: PurePosixPath) -> bool:
+    return any(part == "__pycache__" or part.startswith(".") for part in name.parts) or name.name.endswith(("~", ".pyc"))
+
+
+def write_zip(path: Path, files: dict[str, Path]) -> tuple[str, ...]:
+    """A zip of `files` (entry name -> file) whose bytes depend only on the names and contents.
+
+    Every folder gets its own entry: Python 3.11's zipimport finds a namespace package (a folder
+    without __init__.py, like etl/demo) only through one."""
+    folders = {str(parent) + "/" for name in files for parent in PurePosixPath(name).parents if str(parent) != "."}
+    entries = tuple(sorted(folders | set(files)))
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in entries:
+            info = zipfile.ZipInfo(name, ZIP_TIME)
+            info.create_system = _UNIX
+            if name.endswith("/"):
+                info.external_attr = _DIR_MODE
+                archive.writestr(info, b"", compress_type=zipfile.ZIP_STORED)
+            else:
+                info.external_attr = _FILE_MODE
+                archive.writestr(info, files[name].read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return entries
+
+
+def build(root: Path, out: Path) -> Package:
+    """Write dist/ (`out`) from the source checkout `root`, replacing an earlier build there."""
+    root = root.resolve()
+    version = source_version(root)
+    files = zip_files(root)
+    _clear(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    zip_path = out / f"etl-{version}.zip"
+    entries = write_zip(zip_path, files)
+    main = out / "main.py"
+    shutil.copyfile(root / "etl" / "emr" / "main.py", main)
+    for name, path in conf_files(root).items():
+        (out / "conf" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out / "conf" / name)
+    requirements = out / "requirements.txt"
+    lines = runtime_requirements(root)
+    header = f"# Python requirements of the cluster nodes: setup.py's install_requires without {', '.join(sorted(PROVIDED_BY_EMR))} (EMR ships it)."
+    requirements.write_text("\n".join([header, *lines]) + "\n")
+    return Package(out, zip_path, main, out / "conf", requirements, entries)
+
+
+# What a build writes; an output folder holding anything else is not a build's, and is left alone.
+def _ours(path: Path) -> bool:
+    return path.name in ("main.py", "requirements.txt", "conf") or re.fullmatch(r"etl-.+\.zip", path.name) is not None
+
+
+def _clear(out: Path) -> None:
+    """Remove an earlier build (old versions' zips too, so a deploy uploads one release), nothing else."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise EtlError(f"{out}: not a folder")
+    foreign = sorted(path.name for path in out.iterdir() if not _ours(path))
+    if foreign:
+        raise EtlError(f"{out}: holds files a build did not write ({', '.join(foreign[:5])}); choose an empty or new output folder")
+    for path in out.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise EtlError(f"{path}: not found; etl package builds from a source checkout (pass --source)") from None

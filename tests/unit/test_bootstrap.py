@@ -1,0 +1,200 @@
+"""bootstrap/: the cluster's Configurations JSON against botocore's model of RunJobFlow, and the bootstrap
+script run twice in a sandbox where aws, sudo, dnf and python3.11 are stubs that only log their calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+BOOTSTRAP = Path(__file__).resolve().parents[2] / "bootstrap"
+SCRIPT = BOOTSTRAP / "install-python-deps.sh"
+CONFIGURATIONS = sorted((BOOTSTRAP / "configurations").glob("*.json"))
+REQUIREMENTS_URI = "s3://acme-etl/artifacts/0.1.0/requirements.txt"
+
+
+def configurations_errors(configurations: Any) -> str:
+    shape = botocore.session.get_session().get_service_model("emr").operation_model("RunJobFlow").input_shape.members["Configurations"]
+    return str(ParamValidator().validate(configurations, shape).generate_report())
+
+
+def load(name: str) -> Any:
+    return json.loads((BOOTSTRAP / "configurations" / name).read_text())
+
+
+def properties(configurations: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return {item["Classification"]: item["Properties"] for item in configurations}
+
+
+def test_the_configurations_are_there() -> None:
+    assert [path.name for path in CONFIGURATIONS] == [
+        "delta.json",
+        "external-hive-metastore.json",
+        "glue-data-catalog.json",
+        "iceberg.json",
+        "python311.json",
+    ]
+
+
+@pytest.mark.parametrize("path", CONFIGURATIONS, ids=lambda path: path.name)
+def test_each_configuration_is_valid_for_run_job_flow(path: Path) -> None:
+    assert configurations_errors(json.loads(path.read_text())) == ""
+
+
+def test_a_broken_configuration_is_caught() -> None:
+    assert configurations_errors([{"Classification": "delta-defaults", "Properties": {"delta.enabled": True}}]) != ""
+    assert configurations_errors([{"Classification": "spark-env", "Exports": {}}]) != ""
+    assert configurations_errors({"Classification": "spark-env"}) != ""
+
+
+def test_what_the_configurations_say() -> None:
+    hive = properties(load("external-hive-metastore.json"))
+    assert sorted(hive) == ["hive-site", "spark-hive-site"]
+    assert hive["hive-site"] == hive["spark-hive-site"]
+    assert sorted(hive["hive-site"]) == [
+        "javax.jdo.option.ConnectionDriverName",
+        "javax.jdo.option.ConnectionPassword",
+        "javax.jdo.option.ConnectionURL",
+        "javax.jdo.option.ConnectionUserName",
+    ]
+    assert hive["hive-site"]["javax.jdo.option.ConnectionURL"].startswith("jdbc:mysql://")
+    assert "SECRETS-MANAGER" in hive["hive-site"]["javax.jdo.option.ConnectionPassword"]  # a placeholder, never a password
+
+    glue = properties(load("glue-data-catalog.json"))
+    assert glue == {
+        "spark-hive-site": {
+            "hive.metastore.client.factory.class": "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory"
+        }
+    }
+    delta = properties(load("delta.json"))
+    assert delta["delta-defaults"] == {"delta.enabled": "true"}
+    assert delta["spark-defaults"]["spark.sql.catalog.spark_catalog"] == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    iceberg = properties(load("iceberg.json"))
+    assert iceberg["iceberg-defaults"] == {"iceberg.enabled": "true"}
+    assert iceberg["spark-defaults"]["spark.sql.catalog.spark_catalog"] == "org.apache.iceberg.spark.SparkSessionCatalog"
+    assert iceberg["spark-defaults"]["spark.sql.catalog.spark_catalog.type"] == "hive"
+    assert load("python311.json") == [
+        {
+            "Classification": "spark-env",
+            "Configurations": [{"Classification": "export", "Properties": {"PYSPARK_PYTHON": "/usr/bin/python3.11"}}],
+            "Properties": {},
+        }
+    ]
+
+
+def test_the_session_code_sets_the_same_catalog_settings() -> None:
+    """The spark-defaults of delta.json and iceberg.json are what etl's own sessions set (for spark-sql and notebooks)."""
+    from etl.config import ConfigDir
+    from etl.formats import session_settings
+
+    env = ConfigDir(BOOTSTRAP.parent / "conf", environ={"ETL_BUCKET": "b"}).env("emr")
+    assert properties(load("delta.json"))["spark-defaults"] == session_settings(env, {"delta"})
+    assert properties(load("iceberg.json"))["spark-defaults"] == session_settings(env, {"iceberg"})
+
+
+def test_script_syntax() -> None:
+    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
+    assert os.access(SCRIPT, os.X_OK)
+    assert "set -euo pipefail" in SCRIPT.read_text()
+    assert not re.search(r"^\s*set -\w*x", SCRIPT.read_text(), re.MULTILINE)  # no tracing: it would log every command's arguments
+
+
+# --- the script in a sandbox --------------------------------------------------------------------------
+
+STUB = """#!/usr/bin/env bash
+echo "{name} $*" >> "$STUB_LOG"
+"""
+STUBS = {
+    # sudo runs the command as it is (its stubs, in the sandbox)
+    "sudo": STUB + 'exec "$@"\n',
+    # dnf "installs" python3.11: the stub below appears on the PATH
+    "dnf": STUB + 'cp "$SANDBOX/python3.11.stub" "$SANDBOX/bin/python3.11"\n',
+    # aws s3 cp SRC DST: the requirements come from a local file instead of S3
+    "aws": STUB + 'cp "$SANDBOX/requirements.txt" "${@: -1}"\n',
+}
+PYTHON_STUB = STUB.replace("{name}", "python3.11") + (
+    'if [[ "$1" == --version ]]; then echo "Python 3.11.11"; fi\nif [[ "$*" == *"pip install"* ]]; then cat "${@: -1}" >> "$STUB_LOG"; fi\n'
+)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    (tmp_path / "bin").mkdir()
+    for name, text in STUBS.items():
+        (tmp_path / "bin" / name).write_text(text.replace("{name}", name))
+        (tmp_path / "bin" / name).chmod(0o755)
+    (tmp_path / "python3.11.stub").write_text(PYTHON_STUB)
+    (tmp_path / "python3.11.stub").chmod(0o755)
+    (tmp_path / "requirements.txt").write_text("pydantic>=2.5,<3\npyyaml>=6\n")
+    (tmp_path / "system").mkdir()  # only the basic tools the script and stubs use, never a real sudo, dnf, aws or python
+    for tool in ("bash", "env", "mktemp", "rm", "cp", "cat"):
+        found = shutil.which(tool)
+        assert found, tool
+        (tmp_path / "system" / tool).symlink_to(found)
+    (tmp_path / "tmp").mkdir()
+    return tmp_path
+
+
+def run_script(sandbox: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        "PATH": f"{sandbox / 'bin'}:{sandbox / 'system'}",
+        "SANDBOX": str(sandbox),
+        "STUB_LOG": str(sandbox / "calls.log"),
+        "TMPDIR": str(sandbox / "tmp"),
+        "HOME": str(sandbox),
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-not-a-real-secret",
+    }
+    return subprocess.run(["bash", str(SCRIPT), *args], env=environ, capture_output=True, text=True, timeout=60)
+
+
+def calls(sandbox: Path) -> list[str]:
+    log = sandbox / "calls.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return [re.sub(r"/tmp\.\w+/", "/WORKDIR/", line.replace(str(sandbox / "tmp"), "$TMPDIR")) for line in lines]
+
+
+def test_script_installs_once_and_is_safe_to_rerun(sandbox: Path) -> None:
+    fetch_and_install = [
+        f"aws s3 cp --only-show-errors {REQUIREMENTS_URI} $TMPDIR/WORKDIR/requirements.txt",
+        "sudo python3.11 -m pip install --quiet --disable-pip-version-check --no-warn-script-location -r $TMPDIR/WORKDIR/requirements.txt",
+        "python3.11 -m pip install --quiet --disable-pip-version-check --no-warn-script-location -r $TMPDIR/WORKDIR/requirements.txt",
+        "pydantic>=2.5,<3",  # what pip was given: the file from S3
+        "pyyaml>=6",
+    ]
+    first = run_script(sandbox, REQUIREMENTS_URI)
+    assert first.returncode == 0, first.stderr
+    first_calls = calls(sandbox)
+    assert first_calls == [
+        "sudo dnf install -y -q python3.11 python3.11-pip",
+        "dnf install -y -q python3.11 python3.11-pip",
+        "python3.11 -m pip --version",
+        *fetch_and_install,
+    ]
+
+    second = run_script(sandbox, REQUIREMENTS_URI)
+    assert second.returncode == 0, second.stderr
+    second_calls = calls(sandbox)
+    assert not [call for call in second_calls if "dnf" in call]  # Python is there now: not installed again
+    assert second_calls[:2] == ["python3.11 --version", "python3.11 -m pip --version"]
+    assert second_calls[2:] == fetch_and_install  # the same requirements, which pip leaves alone when satisfied
+    assert second.stdout.splitlines()[0] == "install-python-deps: python3.11 present: Python 3.11.11"
+
+    assert list((sandbox / "tmp").iterdir()) == []  # the downloaded file is cleaned up
+    for done in (first, second):
+        assert "wJalrXUtnFEMI" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["requirements.txt"], ["s3://bucket-only"], [REQUIREMENTS_URI, "extra"]])
+def test_script_wants_one_s3_uri(sandbox: Path, args: list[str]) -> None:
+    done = run_script(sandbox, *args)
+    assert (done.returncode, done.stderr.strip()) == (2, "usage: install-python-deps.sh s3://bucket/prefix/requirements.txt")
+    assert calls(sandbox) == []
