@@ -5,16 +5,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit integration lint demo clean
+.PHONY: help setup test unit integration lint demo clean metastore-up metastore-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 LOCAL_FS_JAR := .cache/jars/etl-local-fs.jar
+HMS_LOOPBACK_JAR := .cache/jars/etl-hms-loopback.jar
 
 JARS_STAMP   := .cache/jars/.fetched
 
-setup: $(BIN)/etl $(LOCAL_FS_JAR) $(JARS_STAMP) ## create .venv, install the project with its test and demo tools, fetch the jars
+setup: $(BIN)/etl $(LOCAL_FS_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) ## create .venv, install the project with its test and demo tools, fetch the jars
 
 $(BIN)/etl: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,14 @@ $(LOCAL_FS_JAR): $(wildcard etl/jvm/etl/hadoop/*.java) $(BIN)/etl
 	rm -rf .cache/classes && mkdir -p .cache/classes $(dir $@) && \
 	javac --release 8 -nowarn -d .cache/classes -cp "$$spark_jars/*" $(wildcard etl/jvm/etl/hadoop/*.java) && \
 	jar cf $@ -C .cache/classes etl
+
+# Hive 2.3's metastore listens on every interface; this class of Hive's name binds 127.0.0.1 (see etl/jvm/hms/); optional.
+$(HMS_LOOPBACK_JAR): $(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java) $(BIN)/etl
+	@if ! command -v javac >/dev/null; then echo "javac not found: the local Hive metastore will listen on all interfaces"; exit 0; fi; \
+	spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
+	rm -rf .cache/classes-hms && mkdir -p .cache/classes-hms $(dir $@) && \
+	javac --release 8 -nowarn -d .cache/classes-hms -cp "$$spark_jars/*" $(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java) && \
+	jar cf $@ -C .cache/classes-hms org
 
 # S3A (hadoop-aws + AWS SDK) and Iceberg's Spark runtime, from PyPI archives, checksums checked (etl/jars.py).
 $(JARS_STAMP): etl/jars.py etl/dev/jars.py $(BIN)/etl
@@ -49,10 +58,27 @@ lint: setup ## ruff and mypy
 	$(BIN)/ruff format --check etl jobs tests
 	$(BIN)/mypy etl jobs
 
+# A Hive metastore service on MariaDB, as EMR's external one on RDS (etl/dev/metastore.py); needs mariadb-server and libmariadb-java.
+METASTORE_DIR ?= .cache/metastore
+
+metastore-up: $(BIN)/etl $(HMS_LOOPBACK_JAR) ## start a Hive metastore on MariaDB, left running (METASTORE_DIR=, S3_ENDPOINT=); prints its thrift URI
+	$(BIN)/python -m etl.dev.metastore up --state-dir $(METASTORE_DIR) $(if $(S3_ENDPOINT),--s3-endpoint $(S3_ENDPOINT))
+
+metastore-down: ## stop what metastore-up started
+	$(BIN)/python -m etl.dev.metastore down --state-dir $(METASTORE_DIR)
+
 demo: setup ## demo data at SF 0.01, then a three-month backfill, in ./lake
 	$(BIN)/etl demo-data --env local --scale 0.01
 	$(BIN)/etl backfill sales_warehouse --env local --from 1992-01-01 --to 1992-03-31
 	$(BIN)/etl sql --env local "SELECT order_date, nation, market_segment, orders, lines, net_revenue FROM warehouse.agg_sales_daily ORDER BY order_date, nation, market_segment LIMIT 20"
+
+.PHONY: package deploy
+package: $(BIN)/etl ## build dist/: etl-<version>.zip (etl, jobs, conf), main.py, conf/, requirements.txt (reproducible)
+	$(BIN)/etl package --out dist
+
+# ARTIFACTS=s3://bucket/prefix/ (default: emr.artifacts of ENV); ENV defaults to emr. A local S3 server: AWS_ENDPOINT_URL.
+deploy: package ## upload dist/ to ARTIFACTS=s3://bucket/prefix/
+	$(BIN)/etl deploy --dist dist $(if $(ARTIFACTS),--artifacts $(ARTIFACTS)) $(if $(ENV),--env $(ENV))
 
 clean: ## remove the local lake and build output (not .venv)
 	rm -rf lake dist build *.egg-info .pytest_cache

@@ -74,8 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="first", required=True, type=_day, metavar="YYYY-MM-DD")
     backfill.add_argument("--to", dest="last", required=True, type=_day, metavar="YYYY-MM-DD")
 
-    sql = with_env(command("sql", cmd_sql, "run a query against the env's metastore and print the result"))
-    sql.add_argument("query")
+    sql = with_env(command("sql", cmd_sql, "run queries against the env's metastore and print the results"))
+    sql.add_argument("queries", nargs="+", metavar="QUERY", help="one or more queries, run in order in one Spark application")
     sql.add_argument("--format", choices=["csv", "json"], default="csv", help="csv with a header (default) or one JSON object per line")
 
     from etl.demo.tpch import TPCH_FIRST_DAY, TPCH_LAST_DAY
@@ -149,16 +149,19 @@ def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow) -> i
 
 def cmd_sql(conf: ConfigDir, args: argparse.Namespace) -> int:
     spark = _session(conf.env(args.env), "etl-sql")
-    frame = spark.sql(args.query)
-    rows = frame.toLocalIterator()
-    if args.format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(frame.columns)
-        for row in rows:
-            writer.writerow([_csv_text(value) for value in row])
-    else:
-        for row in rows:
-            print(json.dumps({k: _plain(v) for k, v in row.asDict(recursive=True).items()}, default=str))
+    for number, query in enumerate(args.queries):
+        if number:
+            print()  # an empty line between the results of several queries
+        frame = spark.sql(query)
+        rows = frame.toLocalIterator()
+        if args.format == "csv":
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(frame.columns)
+            for row in rows:
+                writer.writerow([_csv_text(value) for value in row])
+        else:
+            for row in rows:
+                print(json.dumps({k: _plain(v) for k, v in row.asDict(recursive=True).items()}, default=str))
     return 0
 
 

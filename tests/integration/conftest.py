@@ -8,12 +8,17 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from etl.dev.errors import ServiceUnavailable
+from etl.dev.metastore import HiveMetastore, metastore_service
+from etl.dev.s3 import S3Server
 
 REPO = Path(__file__).resolve().parents[2]
 ETL = Path(sys.executable).parent / "etl"
@@ -53,10 +58,15 @@ class Lake:
     root: Path
     env: str = "local"  # the env `sql` queries through
     environ: dict[str, str] = field(default_factory=dict)  # extra variables for every command (endpoints, keys)
+    outputs: list[str] = field(default_factory=list)  # stdout and stderr of every command, for the secrets check
+    fetched: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # query -> rows, until the next non-sql command
 
     def etl(self, *args: str) -> Result:
         env = {**os.environ, "ETL_LAKE_ROOT": str(self.root), "ETL_CONF_DIR": str(REPO / "conf"), **self.environ}
         done = subprocess.run([str(ETL), *args], capture_output=True, text=True, env=env, cwd=self.root.parent, timeout=900)
+        self.outputs += [done.stdout, done.stderr]
+        if args[:1] != ("sql",):
+            self.fetched.clear()
         return Result(done.returncode, done.stdout, done.stderr)
 
     def etl_ok(self, *args: str) -> Result:
@@ -65,9 +75,17 @@ class Lake:
         return result
 
     def sql(self, query: str) -> list[dict[str, str]]:
-        """Rows of `etl sql` (CSV with header) as dicts of strings, exactly as printed."""
-        output = self.etl_ok("sql", "--env", self.env, query).stdout
-        return list(csv.DictReader(io.StringIO(output)))
+        """Rows of `etl sql` (CSV with header) as dicts of strings, exactly as printed; from prefetch() if it ran the query."""
+        if query not in self.fetched:
+            self.prefetch(query)
+        return self.fetched[query]
+
+    def prefetch(self, *queries: str) -> None:
+        """Run several queries in one `etl sql` (one Spark application instead of one each)."""
+        output = self.etl_ok("sql", "--env", self.env, *queries).stdout
+        blocks = output.split("\n\n")
+        assert len(blocks) == len(queries), output[-2000:]
+        self.fetched.update({query: list(csv.DictReader(io.StringIO(block))) for query, block in zip(queries, blocks, strict=True)})
 
     # --- independent reads of the raw zone and of storage, with DuckDB ---------------------------------
 
@@ -104,3 +122,30 @@ def decimal(text: str) -> Decimal:
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     return Lake(tmp_path_factory.mktemp("e2e") / "lake")
+
+
+# --- local stand-ins for EMR's services, started once for the whole run when a test asks for them ---------
+
+# Credentials the S3 server accepts (any); the secret is unique so that tests can grep all output for it.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "etl-test-access-key-id",
+    "AWS_SECRET_ACCESS_KEY": "etl-test-secret-8f3a1c",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with S3Server(tmp_path_factory.mktemp("s3-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def metastore(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[HiveMetastore]:
+    """A Hive metastore service on MariaDB that can reach the S3 server (table locations on s3://);
+    one per test module, so that each module's warehouse database is its own."""
+    try:
+        with metastore_service(tmp_path_factory.mktemp("metastore"), s3_server.endpoint, AWS_ENV) as service:
+            yield service
+    except ServiceUnavailable as missing:
+        pytest.skip(str(missing))

@@ -7,6 +7,12 @@ from decimal import Decimal
 
 from tests.integration.conftest import Lake, query
 
+# What the loaded tables hold, read back through `etl sql` (Lake.prefetch runs them in one application).
+DIMENSION_SQL = "SELECT customer_key, name, nation, region, market_segment, account_balance, valid_from, valid_to, is_current FROM warehouse.dim_customer"
+AGGREGATES_SQL = "SELECT order_date, nation, market_segment, orders, lines, net_revenue FROM warehouse.agg_sales_daily ORDER BY ALL"
+FACT_KEYS_SQL = "SELECT order_key, line_number, order_date, net_revenue FROM warehouse.fact_sales ORDER BY ALL"
+WAREHOUSE_SQL = (DIMENSION_SQL, AGGREGATES_SQL, FACT_KEYS_SQL)
+
 
 def expected_facts(lake: Lake, first: str, last: str) -> str:
     return f"""
@@ -41,9 +47,7 @@ def expected_dimension(lake: Lake, first: str, last: str) -> list[tuple]:
 
 
 def dimension_rows(lake: Lake) -> list[tuple]:
-    rows = lake.sql(
-        "SELECT customer_key, name, nation, region, market_segment, account_balance, valid_from, valid_to, is_current FROM warehouse.dim_customer"
-    )
+    rows = lake.sql(DIMENSION_SQL)
     return sorted(tuple(r.values()) for r in rows)
 
 
@@ -59,7 +63,7 @@ def expected_aggregates(lake: Lake, first: str, last: str) -> list[tuple]:
 
 
 def aggregate_rows(lake: Lake) -> list[tuple]:
-    rows = lake.sql("SELECT order_date, nation, market_segment, orders, lines, net_revenue FROM warehouse.agg_sales_daily ORDER BY ALL")
+    rows = lake.sql(AGGREGATES_SQL)
     return [(r["order_date"], r["nation"], r["market_segment"], int(r["orders"]), int(r["lines"]), Decimal(r["net_revenue"])) for r in rows]
 
 
@@ -70,5 +74,5 @@ def expected_fact_keys(lake: Lake, first: str, last: str) -> list[tuple]:
 
 
 def fact_keys(lake: Lake) -> list[tuple]:
-    rows = lake.sql("SELECT order_key, line_number, order_date, net_revenue FROM warehouse.fact_sales ORDER BY ALL")
+    rows = lake.sql(FACT_KEYS_SQL)
     return [(int(r["order_key"]), int(r["line_number"]), r["order_date"], Decimal(r["net_revenue"])) for r in rows]

@@ -10,11 +10,22 @@ from decimal import Decimal
 import pytest
 
 from tests.integration.conftest import Lake, query
-from tests.integration.expected import aggregate_rows, dimension_rows, expected_aggregates, expected_dimension, expected_facts
+from tests.integration.expected import (
+    WAREHOUSE_SQL,
+    aggregate_rows,
+    dimension_rows,
+    expected_aggregates,
+    expected_dimension,
+    expected_facts,
+)
 
 pytestmark = pytest.mark.integration
 
 FIRST, LAST = "1992-01-01", "1992-03-31"
+AUDIT_SQL = (
+    "SELECT job, env, status, window_start, run_date, rows_read['lineitem'] AS lineitem, rows_read['orders'] AS orders, "
+    "rows_written['fact_sales'] AS facts, rows_rejected['fact_sales'] AS rejected, validation, error FROM etl_audit.job_runs"
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +33,12 @@ def loaded(lake: Lake) -> Lake:
     # The tour: the whole TPC-H range lands (1992-01-01 .. 1998-12-31), the backfill reads its quarter only.
     lake.etl_ok("demo-data", "--env", "local", "--scale", "0.01")
     lake.etl_ok("backfill", "sales_warehouse", "--env", "local", "--from", FIRST, "--to", LAST)
+    lake.prefetch(
+        *WAREHOUSE_SQL,
+        AUDIT_SQL,
+        "SELECT * FROM warehouse.fact_sales ORDER BY order_key, line_number",
+        "SHOW PARTITIONS warehouse.fact_sales",
+    )
     return lake
 
 
@@ -58,10 +75,7 @@ def test_agg_sales_daily_uses_the_customer_as_of_the_order_date(loaded: Lake) ->
 
 
 def test_audit_row_of_the_backfill(loaded: Lake) -> None:
-    rows = loaded.sql(
-        "SELECT job, env, status, window_start, run_date, rows_read['lineitem'] AS lineitem, rows_read['orders'] AS orders, "
-        "rows_written['fact_sales'] AS facts, rows_rejected['fact_sales'] AS rejected, validation, error FROM etl_audit.job_runs"
-    )
+    rows = loaded.sql(AUDIT_SQL)
     [(lines,)] = query(f"SELECT count(*) FROM {loaded.raw('lineitem', FIRST, LAST)}")
     [(orders,)] = query(f"SELECT count(*) FROM {loaded.raw('orders', FIRST, LAST)}")
     assert rows == [

@@ -1,0 +1,113 @@
+"""sales_warehouse over the protocols EMR uses, with real servers: the lake on an S3 API server (the
+same s3:// URIs as on EMR, through S3A) and the tables in a Hive metastore service on MariaDB, reached
+over thrift:// only (env local-emr). Expected values: DuckDB over the raw extracts, fetched back from S3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etl.dev.metastore import HiveMetastore
+from etl.dev.s3 import S3Server
+from tests.integration.conftest import AWS_ENV, Lake
+from tests.integration.expected import (
+    WAREHOUSE_SQL,
+    aggregate_rows,
+    dimension_rows,
+    expected_aggregates,
+    expected_dimension,
+    expected_fact_keys,
+    fact_keys,
+)
+
+pytestmark = pytest.mark.integration
+
+CATALOG_SQL = (
+    "DESCRIBE TABLE EXTENDED warehouse.fact_sales",
+    "DESCRIBE TABLE EXTENDED warehouse.agg_sales_daily",
+    "DESCRIBE TABLE EXTENDED warehouse.dim_customer",
+    "SHOW PARTITIONS warehouse.fact_sales",
+    "SHOW PARTITIONS warehouse.agg_sales_daily",
+    "SHOW TABLES IN warehouse",
+    "SELECT env, status, window_start, run_date FROM etl_audit.job_runs ORDER BY started_at",
+)
+
+BUCKET, PREFIX = "etl-lake", "e2e"
+FIRST, LAST = "1992-01-01", "1992-01-04"
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server, metastore: HiveMetastore) -> Lake:
+    """demo-data into s3://etl-lake/e2e/raw, a backfill of three days, then the fourth day as a nightly run."""
+    s3_server.create_bucket(BUCKET)
+    environ = {
+        **AWS_ENV,
+        "ETL_BUCKET": BUCKET,
+        "ETL_PREFIX": PREFIX,
+        "ETL_S3_ENDPOINT": s3_server.endpoint,
+        "ETL_METASTORE_URIS": metastore.uris,
+    }
+    lake = Lake(tmp_path_factory.mktemp("emr-protocols") / "state", env="local-emr", environ=environ)
+    lake.etl_ok("demo-data", "--env", "local-emr", "--scale", "0.01", "--from", FIRST, "--to", LAST)
+    lake.etl_ok("backfill", "sales_warehouse", "--env", "local-emr", "--from", FIRST, "--to", "1992-01-03")
+    lake.etl_ok("run", "sales_warehouse", "--env", "local-emr", "--run-date", LAST)
+    lake.prefetch(*WAREHOUSE_SQL, *CATALOG_SQL)
+    return lake
+
+
+def keys(s3_server: S3Server, prefix: str) -> list[str]:
+    pages = s3_server.client().get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/{prefix}")
+    return sorted(item["Key"].removeprefix(f"{PREFIX}/") for page in pages for item in page.get("Contents", []))
+
+
+@pytest.fixture(scope="module")
+def raw_copy(lake: Lake, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The raw zone downloaded from the S3 server with boto3, for DuckDB."""
+    root = tmp_path_factory.mktemp("raw-copy")
+    for key in keys(s3_server, "raw/"):
+        target = root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3_server.client().download_file(BUCKET, f"{PREFIX}/{key}", str(target))
+    return Lake(root)
+
+
+def test_tables_on_s3_equal_the_raw_extracts(lake: Lake, raw_copy: Lake) -> None:
+    facts = expected_fact_keys(raw_copy, FIRST, LAST)
+    assert fact_keys(lake) == facts and len(facts) > 100
+    assert dimension_rows(lake) == expected_dimension(raw_copy, FIRST, LAST)
+    assert aggregate_rows(lake) == expected_aggregates(raw_copy, FIRST, LAST)
+
+
+def test_metastore_and_storage_agree(lake: Lake, s3_server: S3Server, raw_copy: Lake) -> None:
+    order_days = sorted({day for _, _, day, _ in expected_fact_keys(raw_copy, FIRST, LAST)})
+    for table in ("fact_sales", "agg_sales_daily"):
+        location = lake.sql(f"DESCRIBE TABLE EXTENDED warehouse.{table}")
+        assert [r["data_type"] for r in location if r["col_name"] == "Location"] == [f"s3://{BUCKET}/{PREFIX}/curated/warehouse.db/{table}"]
+        registered = [r["partition"] for r in lake.sql(f"SHOW PARTITIONS warehouse.{table}")]
+        stored = sorted({Path(key).parent.name for key in keys(s3_server, f"curated/warehouse.db/{table}/") if key.endswith(".parquet")})
+        assert registered == stored == [f"order_date={day}" for day in order_days]
+    # the SCD2 dimension is rewritten whole: its location holds the data, no earlier run's folder is left
+    [location] = [r["data_type"] for r in lake.sql("DESCRIBE TABLE EXTENDED warehouse.dim_customer") if r["col_name"] == "Location"]
+    folders = {Path(key).parent.name for key in keys(s3_server, "curated/warehouse.db/dim_customer/") if key.endswith(".parquet")}
+    assert folders == {location.rsplit("/", 1)[1]}
+
+
+def test_a_second_application_sees_the_tables_through_the_metastore_service(lake: Lake) -> None:
+    # every `etl sql` is its own Spark application; nothing of the metastore lives locally
+    assert sorted(r["tableName"] for r in lake.sql("SHOW TABLES IN warehouse")) == ["agg_sales_daily", "dim_customer", "fact_sales"]
+    assert not (lake.root / "metastore_db").exists()
+    audit = lake.sql("SELECT env, status, window_start, run_date FROM etl_audit.job_runs ORDER BY started_at")
+    assert audit == [
+        {"env": "local-emr", "status": "succeeded", "window_start": FIRST, "run_date": "1992-01-03"},
+        {"env": "local-emr", "status": "succeeded", "window_start": LAST, "run_date": LAST},
+    ]
+
+
+def test_no_credential_appears_in_any_output_or_log(lake: Lake, metastore: HiveMetastore) -> None:
+    logs = [path for folder in (lake.root / "logs", metastore.home) for path in folder.rglob("*") if path.is_file()]
+    texts = {str(path): path.read_text(errors="replace") for path in logs}
+    texts.update({f"command output {i}": text for i, text in enumerate(lake.outputs)})
+    assert len(texts) > 5
+    leaks = [name for name, text in texts.items() if AWS_ENV["AWS_SECRET_ACCESS_KEY"] in text]
+    assert leaks == []
