@@ -16,7 +16,7 @@ from typing import Any
 
 from etl.config import ConfigDir, find_conf_dir
 from etl.config.models import EnvConfig, TableFormat
-from etl.context import DateWindow
+from etl.context import DateWindow, parse_day
 from etl.errors import EtlError
 from etl.secrets import MaskSecrets, mask
 from etl.zones import Zones
@@ -67,12 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = with_env(command("run", cmd_run, "load one day"))
     run.add_argument("job")
-    run.add_argument("--run-date", required=True, type=_day, metavar="YYYY-MM-DD")
+    run.add_argument("--run-date", required=True, type=parse_day, metavar="YYYY-MM-DD")
 
     backfill = with_env(command("backfill", cmd_backfill, "load a range of days in one Spark application"))
     backfill.add_argument("job")
-    backfill.add_argument("--from", dest="first", required=True, type=_day, metavar="YYYY-MM-DD")
-    backfill.add_argument("--to", dest="last", required=True, type=_day, metavar="YYYY-MM-DD")
+    backfill.add_argument("--from", dest="first", required=True, type=parse_day, metavar="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="last", required=True, type=parse_day, metavar="YYYY-MM-DD")
 
     sql = with_env(command("sql", cmd_sql, "run queries against the env's metastore and print the results"))
     sql.add_argument("queries", nargs="+", metavar="QUERY", help="one or more queries, run in order in one Spark application")
@@ -82,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = with_env(command("demo-data", cmd_demo_data, "write the demo's raw landing data (TPC-H daily extracts) into the raw zone"))
     demo.add_argument("--scale", type=float, default=0.01, help="TPC-H scale factor (default 0.01; 1 is about 1 GB)")
-    demo.add_argument("--from", dest="first", type=_day, default=TPCH_FIRST_DAY, metavar="YYYY-MM-DD")
-    demo.add_argument("--to", dest="last", type=_day, default=TPCH_LAST_DAY, metavar="YYYY-MM-DD")
+    demo.add_argument("--from", dest="first", type=parse_day, default=TPCH_FIRST_DAY, metavar="YYYY-MM-DD")
+    demo.add_argument("--to", dest="last", type=parse_day, default=TPCH_LAST_DAY, metavar="YYYY-MM-DD")
     demo.add_argument("--seed", type=int, default=7, help="seed of the customer changes")
 
     check = command("check-config", cmd_check_config, "load and validate all config and suites")
@@ -93,13 +93,6 @@ def _parser() -> argparse.ArgumentParser:
 
     shipping_commands(command)  # package, emr-step, submit, deploy
     return parser
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD") from None
 
 
 # --- commands -----------------------------------------------------------------------------------------

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from etl.zones import Zones
+
+
+def parse_day(text: str) -> date:
+    """A YYYY-MM-DD day from the command line (an argparse type)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD") from None
 
 
 @dataclass(frozen=True)

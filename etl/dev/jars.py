@@ -45,8 +45,9 @@ def _is_good(path: Path, jar: Jar) -> bool:
 
 
 def _download(requirement: str, folder: Path) -> Path:
-    # sdists are wanted as they are (sagemaker-pyspark's carries the jars); never build or install them.
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-build-isolation", "-d", str(folder), requirement]
+    # sdists are wanted as they are (sagemaker-pyspark's carries the jars) and never installed; pip still
+    # prepares their metadata, in an isolated build environment of its own.
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(folder), requirement]
     if requirement.startswith("sagemaker-pyspark"):
         command[5:5] = ["--no-binary", ":all:"]
     subprocess.run(command, check=True)

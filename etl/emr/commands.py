@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from etl.config import ConfigDir
-from etl.context import DateWindow
-from etl.emr.entry import parse_day
+from etl.context import DateWindow, parse_day
 from etl.emr.settings import ShippingEnv, shipping_env
 from etl.emr.steps import ACTIONS_ON_FAILURE, DEFAULT_ACTION_ON_FAILURE, DEFAULT_DEPLOY_MODE, DEPLOY_MODES, emr_step
 from etl.errors import ConfigError, EtlError

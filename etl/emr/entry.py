@@ -14,10 +14,10 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from contextlib import ExitStack
-from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
+from etl.context import parse_day
 from etl.errors import ConfigError, EtlError
 
 
@@ -43,14 +43,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--to", dest="last", type=parse_day, metavar="YYYY-MM-DD", help="last day of a backfill")
     parser.add_argument("--conf-dir", help="read the configuration from this folder instead of the conf/ in the zip")
     return parser
-
-
-def parse_day(text: str) -> date:
-    """argparse type of a YYYY-MM-DD day."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
