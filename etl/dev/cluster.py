@@ -24,6 +24,7 @@ from types import TracebackType
 
 import pyspark
 
+from etl.dev import daemon
 from etl.dev.ports import HOST, free_port, wait_until_listening
 
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
@@ -142,15 +143,13 @@ class StandaloneCluster:
         return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
     def _daemon(self, name: str, main_class: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        with (self.work_dir / f"{name}.log").open("wb") as log:
-            return subprocess.Popen(
-                [str(SPARK_HOME / "bin" / "spark-class"), main_class, *args],
-                env={**os.environ, **spark_env(), **(env or {})},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        return daemon.spawn(
+            [str(SPARK_HOME / "bin" / "spark-class"), main_class, *args],
+            self.work_dir / f"{name}.log",
+            detach=False,
+            env={**os.environ, **spark_env(), **(env or {})},
+            own_group=True,
+        )
 
     def _wait_for_worker(self, deadline: float) -> None:
         """Poll the master's JSON status until a worker is ALIVE: listening is not enough to accept applications."""

@@ -17,11 +17,18 @@ _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # Linux only
 
 
 def spawn(
-    command: Sequence[str], log: Path, *, detach: bool, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    command: Sequence[str],
+    log: Path,
+    *,
+    detach: bool,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    own_group: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Run `command` with its output appended to `log`. Detached, it gets a session of its own, so
     neither the end of the starting command nor a Ctrl-C in its terminal stops it; otherwise it gets
-    SIGTERM when this process dies, even by SIGKILL, so a killed test run leaves no server behind."""
+    SIGTERM when this process dies, even by SIGKILL, so a killed test run leaves no server behind.
+    `own_group`: a session of its own all the same, so that os.killpg reaches what it forks."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -31,7 +38,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             env=None if env is None else dict(env),
             cwd=cwd,
-            start_new_session=detach,
+            start_new_session=detach or own_group,
             preexec_fn=None if detach else _terminate_with_parent,
         )
 

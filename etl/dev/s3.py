@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from etl.dev import daemon
 from etl.dev.ports import HOST, free_port, wait_until_listening
 
 if TYPE_CHECKING:
@@ -53,12 +54,8 @@ class S3Server:
     def start(self) -> S3Server:
         if self._process is not None:
             raise RuntimeError(f"S3 server already running at {self.endpoint}")
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        with self.log_file.open("wb") as log:
-            self._process = subprocess.Popen(
-                [*_server_command(), "-H", HOST, "-p", str(self.port)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
+        self._process = daemon.spawn([*_server_command(), "-H", HOST, "-p", str(self.port)], self.log_file, detach=False)
         try:
             wait_until_listening(self.port, self.start_timeout, "S3 server (moto_server)", alive=self._process)
         except (RuntimeError, TimeoutError) as error:
@@ -69,14 +66,8 @@ class S3Server:
     def stop(self) -> None:
         """Terminate the server and wait for it; kill it if it does not exit in time. Safe to call twice."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            daemon.stop(process, timeout=10)
 
     def client(self) -> S3Client:
         """A boto3 S3 client for this server, with the dummy credentials (never the caller's own)."""
