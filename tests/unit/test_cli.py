@@ -85,3 +85,15 @@ def test_sql_csv_cells() -> None:
     assert [_csv_text(v) for v in cells] == [
         "", "true", "1.5000", "1992-01-02", '{"at": "1992-01-01", "orders": 590}', "[1, 2]", '{"a": 1, "b": "z"}', "x"
     ]  # fmt: skip
+
+
+def test_sql_runs_several_queries_in_one_application(  # type: ignore[no-untyped-def]
+    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ETL_LAKE_ROOT", str(tmp_path))  # the command's own log goes there
+    queries = ["SELECT 1 AS a", "SELECT 'x,y' AS b, CAST(NULL AS INT) AS c", "SELECT 2 AS d"]
+    assert main(["--conf-dir", str(REPO_CONF), "sql", "--env", "test", *queries]) == 0
+    assert capsys.readouterr().out == 'a\n1\n\nb,c\n"x,y",\n\nd\n2\n'
+    assert main(["--conf-dir", str(REPO_CONF), "sql", "--env", "test", "--format", "json", *queries]) == 0
+    assert capsys.readouterr().out == '{"a": 1}\n\n{"b": "x,y", "c": null}\n\n{"d": 2}\n'
+    assert spark.range(2).count() == 2  # the caller's session is still there
