@@ -28,7 +28,11 @@ setup(
     extras_require={
         "delta": ["delta-spark==3.3.2"],
         "demo": ["tpchgen-cli>=2,<5"],
-        "dev": ["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML", "moto[server]>=5,<6", "boto3-stubs[emr,s3]"],
+        "dev": [
+            *["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML"],
+            # local stand-ins and the report's browser test
+            *["moto[server]>=5,<6", "boto3-stubs[emr,s3]", "selenium>=4.20"],
+        ],
     },
     entry_points={"console_scripts": ["etl=etl.cli:main"]},
 )

@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--to", dest="last", type=parse_day, default=TPCH_LAST_DAY, metavar="YYYY-MM-DD")
     demo.add_argument("--seed", type=int, default=7, help="seed of the customer changes")
 
+    report = with_env(command("report", cmd_report, "print the URI of the newest validation report (HTML) of a job's run date"))
+    report.add_argument("job")
+    report.add_argument("--run-date", required=True, type=parse_day, metavar="YYYY-MM-DD")
+
     check = command("check-config", cmd_check_config, "load and validate all config and suites")
     check.add_argument("--env", help="check this env strictly (its ${VARS} must be set); default: every env")
 
@@ -195,6 +199,17 @@ def cmd_demo_data(conf: ConfigDir, args: argparse.Namespace) -> int:
         f"over {summary.days} days under {Zones.from_env(env).uri('raw', 'tpch')}",
         file=sys.stderr,
     )
+    return 0
+
+
+def cmd_report(conf: ConfigDir, args: argparse.Namespace) -> int:
+    """Finding the page lists one folder: Spark starts only when the dq zone is not local (s3://)."""
+    from etl.quality.report import day_uri, locate_report, store_for
+
+    env = conf.env(args.env)
+    config = conf.job(args.job)
+    store = store_for(day_uri(Zones.from_env(env), config.name, args.run_date), lambda: _session(env, "etl-report"))
+    print(locate_report(store, config, env, args.run_date))
     return 0
 
 

@@ -24,6 +24,27 @@ def list_folders(spark: SparkSession, uri: str) -> list[str]:
     return sorted(name for name in names if not name.startswith(("_", ".")))
 
 
+def list_files(spark: SparkSession, uri: str) -> list[str]:
+    """Names of the files directly in uri (not hidden ones such as _SUCCESS); [] if uri is missing."""
+    path, fs = _path_and_fs(spark, uri)
+    if not fs.exists(path):
+        return []
+    names = [status.getPath().getName() for status in fs.listStatus(path) if status.isFile()]
+    return sorted(name for name in names if not name.startswith(("_", ".")))
+
+
+def read_text(spark: SparkSession, uri: str) -> str:
+    """The whole of a small text file."""
+    path, fs = _path_and_fs(spark, uri)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    stream = fs.open(path)
+    try:
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+    finally:
+        stream.close()
+
+
 def delete(spark: SparkSession, uri: str) -> None:
     path, fs = _path_and_fs(spark, uri)
     fs.delete(path, True)

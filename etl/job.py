@@ -28,6 +28,7 @@ from etl.errors import ConfigError, EtlError, ValidationFailed
 from etl.extract import read_source
 from etl.load import write_table
 from etl.quality import ValidationResult, Validator
+from etl.quality.report import write_report
 from etl.secrets import mask
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class Job:
             for outcome in result.failures("warn"):
                 log.warning("%s: expectation failed (warn): %s", name, outcome.describe())
             results.append(result)
+        write_report(self.spark, ctx, self.config, results)  # report.html next to the JSON; never fails the run
         return results
 
     def _load(self, ctx: RunContext, outputs: Mapping[str, DataFrame], on_loaded: Callable[[str], None]) -> None:

@@ -70,11 +70,11 @@ class Validator:
         ge_suite = gx.ExpectationSuite(name=f"{suite.name}:{target}", expectations=build_expectations(suite))
         batch = self._batch_definition.get_batch(batch_parameters={"dataframe": df})
         result = batch.validate(ge_suite).to_json_dict()
-        outcomes = [_outcome(item) for item in result["results"]]
+        outcomes = [outcome_of(item) for item in result["results"]]
         return ValidationResult(target=target, suite=suite.name, outcomes=outcomes, ge_result=result)
 
 
-def _outcome(item: dict[str, Any]) -> Outcome:
+def outcome_of(item: dict[str, Any]) -> Outcome:
     config = item["expectation_config"]
     details = item.get("result") or {}
     raised = item.get("exception_info") or {}
