@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from etl import fs
 from etl.config.models import TargetConfig
 from etl.context import RunContext
 from etl.load import parquet
@@ -59,4 +60,6 @@ def write_run(spark: SparkSession, ctx: RunContext, record: RunRecord) -> None:
     """Append the run's row (parquet, whatever the env's table format: it is small and append-only)."""
     row = asdict(record)
     frame = spark.createDataFrame([tuple(row[name] for name in AUDIT_SCHEMA.names)], AUDIT_SCHEMA)
-    parquet.write(spark, frame, TargetConfig(table=AUDIT_TABLE, mode="append"), ctx)
+    # An append rewrites the (small) audit table into a fresh folder; the superseded one goes now.
+    for folder in parquet.write(spark, frame, TargetConfig(table=AUDIT_TABLE, mode="append"), ctx):
+        fs.delete(spark, folder)

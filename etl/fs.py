@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
+
+from etl.zones import same_spelling
 
 
 def _path_and_fs(spark: SparkSession, uri: str) -> tuple[Any, Any]:
@@ -43,6 +46,24 @@ def read_text(spark: SparkSession, uri: str) -> str:
         return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
     finally:
         stream.close()
+
+
+def subfolders(spark: SparkSession, uri: str) -> list[str]:
+    """Names of all sub-folders of uri, hidden ones included (a partition column may start with _)."""
+    path, filesystem = _path_and_fs(spark, uri)
+    if not filesystem.exists(path):
+        return []
+    return sorted(str(status.getPath().getName()) for status in filesystem.listStatus(path) if status.isDirectory())
+
+
+def files_under(spark: SparkSession, uri: str) -> Iterator[str]:
+    """Every file below uri at any depth: on S3 one flat listing (a request per thousand files), not one per folder."""
+    path, filesystem = _path_and_fs(spark, uri)
+    if not filesystem.exists(path):
+        return
+    files = filesystem.listFiles(path, True)
+    while files.hasNext():
+        yield same_spelling(str(files.next().getPath().toString()))
 
 
 def delete(spark: SparkSession, uri: str) -> None:

@@ -27,14 +27,17 @@ def partition_overwrite_mode(spark: SparkSession, mode: str) -> Iterator[None]:
         spark.conf.set(_OVERWRITE_MODE, before)
 
 
-def ensure_table(spark: SparkSession, df: DataFrame, target: TargetConfig, zones: Zones, table_format: str, location: str) -> None:
+def ensure_table(spark: SparkSession, df: DataFrame, target: TargetConfig, zones: Zones, table_format: str, location: str) -> bool:
+    """Create the target's database and table if missing; True when the table was created now (so it is empty)."""
     database = target.table.split(".")[0]
     catalog.ensure_database(spark, zones, database)
     missing = [column for column in [*target.partition_by, *target.merge_keys] if column not in df.columns]
     if missing:
         raise LoadError(f"{target.table}: the data has no column(s) {', '.join(missing)} named in partition_by/merge_keys")
-    if not catalog.table_exists(spark, target.table):
-        catalog.create_table(spark, target.table, df.schema, target.partition_by, table_format, location)
+    if catalog.table_exists(spark, target.table):
+        return False
+    catalog.create_table(spark, target.table, df.schema, target.partition_by, table_format, location)
+    return True
 
 
 def conform(spark: SparkSession, df: DataFrame, table: str) -> DataFrame:

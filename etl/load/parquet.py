@@ -1,66 +1,267 @@
-"""Parquet tables registered in the Hive metastore.
+"""Parquet tables registered in the Hive metastore, loaded so that a reader never sees a partition half
+written, even when the run is killed in the middle of its write.
 
-- append / overwrite_partitions: Spark's insertInto (dynamic partition overwrite replaces only the
-  partitions present in the new data).
-- overwrite of an unpartitioned table: the new data goes to a fresh folder and the table's location is
-  swapped to it in one metastore call; the old folder is deleted after the whole run has loaded.
+Every write of a table goes to a fresh folder, <table>/run-<run_id>, that no reader knows of, and is
+then switched in through the metastore:
+
+- unpartitioned: the table's LOCATION is one run folder; the write swaps it in one metastore call.
+- partitioned: the table's LOCATION is <table> and holds no data itself; each partition's LOCATION is a
+  folder of the run that last wrote it, <table>/run-<run_id>/<col>=<value>[/...], as Spark's partitionBy
+  writes it. Spark, Hive and Trino read a registered partition from its LOCATION only, never by listing
+  the table's folder. A write registers its new partitions (ADD PARTITION, a hundred per statement) and
+  points the existing partitions it replaces at their new folders (a hundred per metastore request, which
+  the metastore applies in one transaction): each partition switches whole from its old data to its new.
+
+Modes:
+- overwrite_partitions: the partitions present in the new data are replaced, the others stay.
+- overwrite: the whole table; when partitioned, the partitions absent from the new data are dropped.
+- append: copy-on-write. Each existing partition the new rows fall into is rewritten whole (its rows plus
+  the new ones) into the run folder, then switched like an overwrite; new partitions cost nothing extra.
+  The cost: re-reading and rewriting the touched partitions (the whole table when it is unpartitioned).
 - merge: existing rows whose keys are not in the new data (in the partitions the new data touches)
-  plus the new rows, then written as above.
+  plus the new rows, then written as overwrite_partitions (or overwrite when unpartitioned).
+
+Old folders are returned to the caller, who deletes them once every target of the run is loaded. What a
+killed run leaves behind (a run folder never registered, partition folders its commit did not reach, old
+folders it did not delete) is registered nowhere, so no reader sees it, and the table's next write
+deletes it. So, as with any Hive table, one writer per table at a time: to a writer, another writer's
+folder that is not registered yet looks like a killed run's.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-from etl import catalog
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from etl import catalog, fs
+from etl.catalog import PartitionValues
 from etl.config.models import TargetConfig
 from etl.context import RunContext
-from etl.load.common import conform, ensure_table, partition_overwrite_mode
+from etl.load.common import conform, ensure_table
 from etl.zones import join
+
+log = logging.getLogger(__name__)
+
+RUN_PREFIX = "run-"
 
 
 def write(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunContext) -> list[str]:
     """Load df into the target table; returns folders to delete once every target of the run is loaded."""
     root = catalog.table_location(ctx.zones, target.table)
-    fresh_folder = join(root, f"run-{ctx.run_id}")
-    ensure_table(spark, df, target, ctx.zones, "parquet", root if target.partition_by else fresh_folder)
+    folders = fs.list_folders(spark, root)
+    fresh_folder = join(root, fresh_name(folders, ctx.run_id))
+    created = ensure_table(spark, df, target, ctx.zones, "parquet", root if target.partition_by else fresh_folder)
     df = conform(spark, df, target.table)
-
-    mode = target.mode
-    if mode == "merge":
-        df = merged(spark, df, target)
-        mode = "overwrite_partitions" if target.partition_by else "overwrite"
-
     if target.partition_by:
-        # One task per partition value: a file per partition instead of one per task and partition.
-        df = df.repartition(*target.partition_by)
-    if mode == "append":
-        df.write.insertInto(target.table)
-    elif mode == "overwrite_partitions":
-        with partition_overwrite_mode(spark, "dynamic"):
-            df.write.insertInto(target.table, overwrite=True)
-    elif target.partition_by:  # overwrite of a partitioned table: every partition goes
-        with partition_overwrite_mode(spark, "static"):
-            df.write.insertInto(target.table, overwrite=True)
-    else:
-        return swap(spark, df, target.table, fresh_folder)
-    return []
+        current = catalog.partitions(spark, target.table)
+        remove_unregistered(spark, root, folders, set(current.locations.values()), ctx.run_id, depth=len(target.partition_by))
+        rows = rows_to_write(spark, df, target, created)
+        return commit_partitions(spark, rows, current, root, fresh_folder, drop_absent=target.mode == "overwrite")
+    old_folder = catalog.current_location(spark, target.table)
+    remove_unregistered(spark, root, folders, {old_folder}, ctx.run_id, depth=0)
+    return swap(spark, rows_to_write(spark, df, target, created), target.table, fresh_folder, old_folder)
 
 
-def swap(spark: SparkSession, df: DataFrame, table: str, fresh_folder: str) -> list[str]:
-    old_folder = catalog.current_location(spark, table)
+def rows_to_write(spark: SparkSession, df: DataFrame, target: TargetConfig, created: bool) -> DataFrame:
+    """What replaces the partitions df touches (the whole table when unpartitioned): for append and
+    merge that includes rows already there; a table created by this write has none."""
+    if created or target.mode in ("overwrite", "overwrite_partitions"):
+        return df
+    return appended(spark, df, target) if target.mode == "append" else merged(spark, df, target)
+
+
+def fresh_name(folders: list[str], run_id: str) -> str:
+    """run-<run_id>; should the run write the same table twice, the second write gets run-<run_id>-2."""
+    name, count = f"{RUN_PREFIX}{run_id}", 1
+    while name in folders:
+        count += 1
+        name = f"{RUN_PREFIX}{run_id}-{count}"
+    return name
+
+
+# --- the switch ------------------------------------------------------------------------------------------
+
+
+def swap(spark: SparkSession, df: DataFrame, table: str, fresh_folder: str, old_folder: str) -> list[str]:
+    """Unpartitioned: write the fresh folder, then point the table at it in one metastore call."""
     df.write.mode("overwrite").parquet(fresh_folder)
     catalog.set_location(spark, table, fresh_folder)
     spark.catalog.refreshTable(table)
     return [old_folder] if old_folder.rstrip("/") != fresh_folder.rstrip("/") else []
 
 
+def commit_partitions(
+    spark: SparkSession, df: DataFrame, current: catalog.Partitions, root: str, fresh_folder: str, drop_absent: bool
+) -> list[str]:
+    """Partitioned: write every partition of df under the fresh folder, then switch them in."""
+    written = stage(df, current.columns, fresh_folder)
+    old = current.locations
+    added = {values: location for values, location in written.items() if values not in old}
+    replaced = {values: location for values, location in written.items() if values in old}
+    dropped = [values for values in old if values not in written] if drop_absent else []
+    switch(spark, current, added, replaced, dropped)
+    still = {location for values, location in old.items() if values not in replaced and values not in dropped}
+    superseded = to_delete(root, [old[values] for values in [*replaced, *dropped]], still | set(written.values()))
+    return superseded if written else [*superseded, fresh_folder]
+
+
+def to_delete(root: str, superseded: list[str], registered: set[str]) -> list[str]:
+    """The folders to delete once the run has loaded: each superseded partition's folder, or its whole run
+    folder when no registered partition is left in it, so that run folders do not outlive their data."""
+    in_use = _with_ancestors(registered)
+    folders = []
+    for location in superseded:
+        name = location.removeprefix(f"{root}/").split("/")[0] if location.startswith(f"{root}/{RUN_PREFIX}") else None
+        folder = location if name is None or join(root, name) in in_use else join(root, name)
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def stage(df: DataFrame, columns: tuple[str, ...], fresh_folder: str) -> dict[PartitionValues, str]:
+    """Write df into <fresh_folder>/<col>=<value>/..., one file per partition; returns the partitions written.
+
+    The folder is new, so the write's default mode (error if it exists) is right, and with it Spark does
+    not use the rename-heavy staging of a dynamic partition overwrite.
+    """
+    spark = df.sparkSession
+    df.repartition(*columns).write.partitionBy(*columns).parquet(fresh_folder)
+    return staged_partitions(spark, fresh_folder, columns)
+
+
+def staged_partitions(spark: SparkSession, folder: str, columns: tuple[str, ...]) -> dict[PartitionValues, str]:
+    """The partitions a partitionBy write made under folder (one folder level per column), by their values."""
+    found: dict[PartitionValues, str] = {(): folder}
+    for column in columns:
+        found = {
+            (*values, value): f"{location}/{name}"
+            for values, location in found.items()
+            for name, value in partition_folders(spark, location, column)
+        }
+    return found
+
+
+def partition_folders(spark: SparkSession, folder: str, column: str) -> Iterator[tuple[str, str | None]]:
+    """(folder name, value) of each <column>=<value> folder: the value unescaped as Spark escaped it."""
+    utils = _jvm(spark).org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils
+    for name in fs.subfolders(spark, folder):
+        if name.startswith(f"{column}="):
+            value = str(utils.unescapePathName(name.removeprefix(f"{column}=")))
+            yield name, None if value == catalog.NULL_PARTITION else value
+
+
+def switch(
+    spark: SparkSession,
+    current: catalog.Partitions,
+    added: dict[PartitionValues, str],
+    replaced: dict[PartitionValues, str],
+    dropped: list[PartitionValues],
+) -> None:
+    """The commit: every step is atomic per partition, so a reader sees each partition's old or new data."""
+    table = current.table
+    catalog.add_partitions(spark, table, current.columns, added)
+    catalog.move_partitions(
+        spark, current, replaced, progress=lambda done: log.info("%s: %d of %d replaced partition(s) switched", table, done, len(replaced))
+    )
+    catalog.drop_partitions(spark, table, current.columns, dropped)
+    spark.catalog.refreshTable(table)
+    log.info("%s: %d partition(s) added, %d replaced, %d dropped", table, len(added), len(replaced), len(dropped))
+
+
+# --- the rows a write keeps ------------------------------------------------------------------------------
+
+
+def appended(spark: SparkSession, incoming: DataFrame, target: TargetConfig) -> DataFrame:
+    """Copy-on-write append: the new rows plus the existing rows of the partitions they fall into."""
+    existing = spark.table(target.table)
+    if target.partition_by:
+        existing = in_partitions_of(existing, incoming, target.partition_by)
+    return existing.unionByName(incoming)
+
+
 def merged(spark: SparkSession, incoming: DataFrame, target: TargetConfig) -> DataFrame:
     """Upsert on merge_keys: within the partitions the new data touches, new rows replace old ones."""
     existing = spark.table(target.table)
     if target.partition_by:
-        touched = incoming.select(*target.partition_by).distinct()
-        existing = existing.join(touched, on=target.partition_by, how="left_semi")
+        existing = in_partitions_of(existing, incoming, target.partition_by)
     untouched = existing.join(incoming.select(*target.merge_keys), on=target.merge_keys, how="left_anti")
-    # A join on a column list moves those columns first; insertInto is positional, so restore the order.
+    # A join on a column list moves those columns first; the write is by position, so restore the order.
     return untouched.unionByName(incoming).select(*incoming.columns)
+
+
+def in_partitions_of(existing: DataFrame, incoming: DataFrame, columns: list[str]) -> DataFrame:
+    """The existing rows in the partitions the incoming rows fall into.
+
+    The partitions are collected (a few values per partition) and filtered by value, so that Spark reads
+    only those partitions; a join would leave that to dynamic partition pruning, which may not apply.
+    """
+    key = partition_key(columns)
+    touched = [row[0] for row in incoming.select(key).distinct().collect()]
+    return existing.where(key.isin(touched))
+
+
+def partition_key(columns: list[str]) -> Column:
+    """One string per partition, nulls included: the partition values as a JSON array of strings."""
+    return F.to_json(F.array(*[F.col(c).cast("string") for c in columns]))
+
+
+# --- what killed runs left behind ----------------------------------------------------------------------
+
+
+def remove_unregistered(spark: SparkSession, root: str, folders: list[str], registered: set[str], run_id: str, depth: int) -> None:
+    """Delete what earlier runs wrote under root that no registered location uses.
+
+    That is a killed run's folder that was never registered, the partition folders of a run whose commit
+    was cut short, and old folders a run did not get to delete. Folders that are not run folders (such as
+    partitions registered by earlier versions at <table>/<col>=<value>) are left alone. A whole run folder
+    goes when nothing in it is registered (one listing of root); inside run folders that hold registered
+    partitions, one flat listing of the table finds the partition folders (depth levels down) that are not.
+    """
+    in_use = _with_ancestors(registered)
+    earlier = [join(root, name) for name in folders if name.startswith(RUN_PREFIX) and not is_run_of(name, run_id)]
+    unused = [folder for folder in earlier if folder not in in_use]
+    holding = {folder for folder in earlier if folder in in_use and folder not in registered}
+    if depth and holding:
+        partitions = sorted(set(data_folders(root, fs.files_under(spark, root), holding, depth)))
+        unused += [folder for folder in partitions if folder not in in_use and not (_ancestors(folder) & registered)]
+    for folder in unused:
+        log.debug("deleting %s: nothing registered refers to it", folder)
+        fs.delete(spark, folder)
+    if unused:
+        log.info("%s: deleted %d folder(s) of earlier runs that nothing registered refers to", root, len(unused))
+
+
+def is_run_of(name: str, run_id: str) -> bool:
+    return name == f"{RUN_PREFIX}{run_id}" or name.startswith(f"{RUN_PREFIX}{run_id}-")
+
+
+def data_folders(root: str, files: Iterable[str], runs: set[str], depth: int) -> Iterator[str]:
+    """For each file inside one of the run folders (children of root), its folder depth levels below the run folder."""
+    run_level = len(root.rstrip("/").split("/")) + 1
+    for file in files:
+        parts = file.split("/")
+        if len(parts) > run_level + depth and "/".join(parts[:run_level]) in runs:
+            yield "/".join(parts[: run_level + depth])
+
+
+def _with_ancestors(locations: set[str]) -> set[str]:
+    """The locations and every folder above them."""
+    return set(locations).union(*(_ancestors(location) for location in locations))
+
+
+def _ancestors(location: str) -> set[str]:
+    parts = location.rstrip("/").split("/")
+    return {"/".join(parts[:end]) for end in range(1, len(parts))}
+
+
+# --- storage listings (Hadoop's FileSystem API: file://, s3:// and hdfs:// alike) ------------------------
+
+
+def _jvm(spark: SparkSession) -> Any:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    return jvm

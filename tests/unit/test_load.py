@@ -1,18 +1,20 @@
-"""Load modes against real Hive-registered Parquet tables in the test session's Derby metastore."""
+"""Load modes against real Hive-registered Parquet tables in the test session's Derby metastore, and the
+commit protocol under them: fresh run folders, partitions switched in the metastore, leftovers cleaned."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from etl import catalog
-from etl.config.models import TargetConfig
+from etl.config.models import EnvConfig, TargetConfig
 from etl.errors import LoadError
 from etl.load import parquet
-from etl.zones import local_path
+from etl.zones import Zones, local_path, same_spelling
 
 SCHEMA = "k bigint, v string, d date"
 D1, D2, D3 = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)
@@ -20,6 +22,28 @@ D1, D2, D3 = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)
 
 def rows(spark: SparkSession, table: str) -> list[tuple]:
     return sorted(tuple(r) for r in spark.table(table).select("k", "v", "d").collect())
+
+
+def locations(spark: SparkSession, table: str) -> dict[str, str]:
+    """SHOW PARTITIONS name -> the LOCATION the metastore holds for it (DESCRIBE FORMATTED, not the code under test)."""
+    found = {}
+    for (name,) in spark.sql(f"SHOW PARTITIONS {table}").collect():
+        spec = ", ".join(f"{column} = '{value}'" for column, value in (part.split("=", 1) for part in name.split("/")))
+        described = spark.sql(f"DESCRIBE FORMATTED {table} PARTITION ({spec})").where("col_name = 'Location'").collect()
+        found[name] = same_spelling(described[0]["data_type"])
+    return found
+
+
+def table_folder(zones: Zones, table: str) -> Path:
+    database, name = table.split(".")
+    curated = local_path(zones.curated)
+    assert curated is not None
+    return curated / f"{database}.db" / name
+
+
+def parquet_folders(zones: Zones, table: str) -> set[str]:
+    """Every folder under the table's folder that holds Parquet files, as a file:/// URI."""
+    return {f"file://{path.parent}" for path in table_folder(zones, table).rglob("*.parquet")}
 
 
 def test_append_then_overwrite_partitions_replaces_only_present_partitions(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
@@ -37,12 +61,12 @@ def test_append_then_overwrite_partitions_replaces_only_present_partitions(spark
 
 def test_database_and_table_live_in_the_curated_zone(spark: SparkSession, make_ctx, zones) -> None:  # type: ignore[no-untyped-def]
     target = TargetConfig(table="unit_where.t", mode="append", partition_by=["d"])
-    parquet.write(spark, spark.createDataFrame([(1, "a", D1)], SCHEMA), target, make_ctx(D1))
+    ctx = make_ctx(D1)
+    parquet.write(spark, spark.createDataFrame([(1, "a", D1)], SCHEMA), target, ctx)
     database = spark.sql("DESCRIBE DATABASE unit_where").where("info_name = 'Location'").first()
-    assert database is not None and catalog.same_spelling(database["info_value"]) == f"{zones.curated}/unit_where.db"
+    assert database is not None and same_spelling(database["info_value"]) == f"{zones.curated}/unit_where.db"
     assert catalog.current_location(spark, "unit_where.t") == f"{zones.curated}/unit_where.db/t"
-    folder = local_path(zones.curated)
-    assert folder is not None and (folder / "unit_where.db" / "t" / "d=2024-01-01").is_dir()
+    assert (table_folder(zones, "unit_where.t") / f"run-{ctx.run_id}" / "d=2024-01-01").is_dir()
 
 
 def test_overwrite_unpartitioned_swaps_folder_and_returns_old_one(spark: SparkSession, make_ctx, zones) -> None:  # type: ignore[no-untyped-def]
@@ -90,12 +114,226 @@ def test_partition_column_missing_from_data(spark: SparkSession, make_ctx) -> No
         parquet.write(spark, spark.createDataFrame([(1, "a", D1)], SCHEMA), target, make_ctx(D1))
 
 
-def test_files_per_partition_is_one(spark: SparkSession, make_ctx, zones) -> None:  # type: ignore[no-untyped-def]
+def test_files_per_partition_is_one(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
     target = TargetConfig(table="unit_load.files", mode="overwrite_partitions", partition_by=["d"])
     data = spark.createDataFrame([(k, "x", D1 if k % 2 else D2) for k in range(40)], SCHEMA).repartition(4)
     parquet.write(spark, data, target, make_ctx(D1))
-    root = local_path(zones.curated)
-    assert root is not None
-    for day in ("d=2024-01-01", "d=2024-01-02"):
-        files = [p for p in Path(root / "unit_load.db" / "files" / day).iterdir() if p.suffix == ".parquet"]
-        assert len(files) == 1
+    registered = locations(spark, "unit_load.files")
+    assert sorted(registered) == ["d=2024-01-01", "d=2024-01-02"]
+    for location in registered.values():
+        folder = local_path(location)
+        assert folder is not None and len(list(folder.glob("*.parquet"))) == 1
+
+
+# --- the commit protocol -------------------------------------------------------------------------------
+
+
+def test_overwrite_partitions_registers_run_folders_and_returns_the_old_ones(spark: SparkSession, make_ctx, zones) -> None:  # type: ignore[no-untyped-def]
+    table, root = "unit_commit.days", f"{zones.curated}/unit_commit.db/days"
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["d"])
+    first, second = make_ctx(D1), make_ctx(D2)
+    assert parquet.write(spark, spark.createDataFrame([(1, "a", D1), (2, "b", D2)], SCHEMA), target, first) == []
+    before = locations(spark, table)
+    assert before == {f"d={d}": f"{root}/run-{first.run_id}/d={d}" for d in (D1, D2)}
+
+    superseded = parquet.write(spark, spark.createDataFrame([(3, "c", D2), (4, "d", D3)], SCHEMA), target, second)
+    after = locations(spark, table)
+    assert after == {
+        "d=2024-01-01": before["d=2024-01-01"],  # not in the new data: untouched
+        "d=2024-01-02": f"{root}/run-{second.run_id}/d=2024-01-02",
+        "d=2024-01-03": f"{root}/run-{second.run_id}/d=2024-01-03",
+    }
+    assert superseded == [before["d=2024-01-02"]]
+    assert rows(spark, table) == [(1, "a", D1), (3, "c", D2), (4, "d", D3)]
+    # deleting the old folder is the caller's, once the whole run has loaded; readers no longer need it
+    old = local_path(superseded[0])
+    assert old is not None and old.is_dir()
+    parquet.fs.delete(spark, superseded[0])
+    spark.catalog.refreshTable(table)
+    assert rows(spark, table) == [(1, "a", D1), (3, "c", D2), (4, "d", D3)]
+
+
+def test_append_rewrites_the_partitions_it_touches(spark: SparkSession, make_ctx, zones) -> None:  # type: ignore[no-untyped-def]
+    table = "unit_commit.log"
+    target = TargetConfig(table=table, mode="append", partition_by=["d"])
+    parquet.write(spark, spark.createDataFrame([(1, "a", D1), (2, "b", D2)], SCHEMA), target, make_ctx(D1))
+    before = locations(spark, table)
+    ctx = make_ctx(D2)
+    superseded = parquet.write(spark, spark.createDataFrame([(3, "c", D2), (4, "d", D3)], SCHEMA), target, ctx)
+    after = locations(spark, table)
+    # the touched partition moved whole (old rows + new) to this run's folder, one file; the other one stayed
+    assert after["d=2024-01-01"] == before["d=2024-01-01"]
+    assert after["d=2024-01-02"].endswith(f"/run-{ctx.run_id}/d=2024-01-02")
+    assert superseded == [before["d=2024-01-02"]]
+    folder = local_path(after["d=2024-01-02"])
+    assert folder is not None and len(list(folder.glob("*.parquet"))) == 1
+    assert rows(spark, table) == [(1, "a", D1), (2, "b", D2), (3, "c", D2), (4, "d", D3)]
+
+    flat = TargetConfig(table="unit_commit.log_flat", mode="append")
+    parquet.write(spark, spark.createDataFrame([(1, "a", D1)], SCHEMA), flat, make_ctx(D1))
+    old_folder = catalog.current_location(spark, "unit_commit.log_flat")
+    assert parquet.write(spark, spark.createDataFrame([(2, "b", D2)], SCHEMA), flat, make_ctx(D2)) == [old_folder]
+    assert rows(spark, "unit_commit.log_flat") == [(1, "a", D1), (2, "b", D2)]
+
+
+def test_overwrite_of_a_partitioned_table_drops_the_partitions_not_in_the_data(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    table = "unit_commit.whole_days"
+    parquet.write(
+        spark,
+        spark.createDataFrame([(1, "a", D1), (2, "b", D2)], SCHEMA),
+        TargetConfig(table=table, mode="append", partition_by=["d"]),
+        make_ctx(D1),
+    )
+    first_run = {location.rsplit("/", 1)[0] for location in locations(spark, table).values()}
+    overwrite = TargetConfig(table=table, mode="overwrite", partition_by=["d"])
+    superseded = parquet.write(spark, spark.createDataFrame([(3, "c", D2), (4, "d", D3)], SCHEMA), overwrite, make_ctx(D2))
+    assert sorted(locations(spark, table)) == ["d=2024-01-02", "d=2024-01-03"]
+    # no partition is left in the first run's folder: it goes whole (its _SUCCESS too), not partition by partition
+    assert len(first_run) == 1 and superseded == list(first_run)
+    folder = local_path(superseded[0])
+    assert folder is not None and len(list(folder.rglob("*.parquet"))) == 2  # dropping the partition kept its data for now
+    assert rows(spark, table) == [(3, "c", D2), (4, "d", D3)]
+
+
+def test_partition_values_reach_the_metastore_exactly(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    schema = "k bigint, name string, n int"
+    values = [(1, "it's/a %2F = 'b'\\c", 7), (2, None, -1), (3, "plain", None)]
+    target = TargetConfig(table="unit_commit.odd", mode="overwrite_partitions", partition_by=["name", "n"])
+    parquet.write(spark, spark.createDataFrame(values, schema), target, make_ctx(D1))
+    parquet.write(spark, spark.createDataFrame([(k * 10, name, n) for k, name, n in values], schema), target, make_ctx(D2))
+    assert sorted(tuple(r) for r in spark.table("unit_commit.odd").collect()) == [
+        (10, "it's/a %2F = 'b'\\c", 7),
+        (20, None, -1),
+        (30, "plain", None),
+    ]
+    assert len(spark.sql("SHOW PARTITIONS unit_commit.odd").collect()) == 3
+
+
+def test_partition_spec_literals() -> None:
+    assert (
+        catalog.partition_spec(["d", "n", "s", "x"], [D1, 5, "it's", None])
+        == "PARTITION (`d` = DATE '2024-01-01', `n` = 5, `s` = 'it\\'s', `x` = NULL)"
+    )
+    with pytest.raises(ValueError):
+        catalog.partition_spec(["d) LOCATION 'x'"], ["1"])
+    with pytest.raises(ValueError):
+        catalog.partition_spec(["d", "e"], ["1"])
+
+
+def test_partitions_registered_before_run_folders_are_switched_too(spark: SparkSession, make_ctx, zones) -> None:  # type: ignore[no-untyped-def]
+    # Tables loaded by earlier versions hold partitions at <table>/<col>=<value> (Spark's insertInto).
+    table = "unit_commit.legacy"
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["d"])
+    parquet.write(spark, spark.createDataFrame([], SCHEMA), target, make_ctx(D1))  # creates the empty table
+    spark.createDataFrame([(1, "a", D1), (2, "b", D2)], SCHEMA).write.insertInto(table)
+    legacy = locations(spark, table)
+    assert legacy["d=2024-01-01"] == f"{zones.curated}/unit_commit.db/legacy/d=2024-01-01"
+    superseded = parquet.write(spark, spark.createDataFrame([(3, "c", D2)], SCHEMA), target, make_ctx(D2))
+    assert superseded == [legacy["d=2024-01-02"]]
+    assert locations(spark, table)["d=2024-01-01"] == legacy["d=2024-01-01"]  # left where it is, not deleted
+    assert rows(spark, table) == [(1, "a", D1), (3, "c", D2)]
+
+
+# --- crashes between the write and the end of the switch ---------------------------------------------------
+
+
+def crash(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("the driver died here")
+
+
+def test_a_crash_before_the_switch_leaves_the_old_rows_and_the_next_write_cleans_up(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_ctx, zones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = "unit_crash.before"
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["d"])
+    parquet.write(spark, spark.createDataFrame([(1, "old", D1), (2, "old", D2)], SCHEMA), target, make_ctx(D1))
+    old_locations = locations(spark, table)
+
+    crashed = make_ctx(D2)
+    with monkeypatch.context() as patch:
+        patch.setattr(parquet, "switch", crash)
+        with pytest.raises(RuntimeError):
+            parquet.write(spark, spark.createDataFrame([(1, "new", D1), (2, "new", D2)], SCHEMA), target, crashed)
+    leftover = table_folder(zones, table) / f"run-{crashed.run_id}"
+    assert (leftover / "d=2024-01-01").is_dir()  # written, never registered
+    spark.catalog.refreshTable(table)
+    assert rows(spark, table) == [(1, "old", D1), (2, "old", D2)]
+    assert locations(spark, table) == old_locations
+
+    parquet.write(spark, spark.createDataFrame([(3, "next", D3)], SCHEMA), target, make_ctx(D3))
+    assert not leftover.exists()
+    assert rows(spark, table) == [(1, "old", D1), (2, "old", D2), (3, "next", D3)]
+    assert parquet_folders(zones, table) == set(locations(spark, table).values())
+
+
+def test_a_crash_in_the_middle_of_the_switch_leaves_each_partition_old_or_new(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_ctx, zones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = "unit_crash.middle"
+    days = [D1 + timedelta(days=i) for i in range(6)]
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["d"])
+    parquet.write(spark, spark.createDataFrame([(i, "old", d) for i, d in enumerate(days)], SCHEMA), target, make_ctx(D1))
+
+    move = catalog.move_partitions
+
+    def two_then_crash(spark: SparkSession, current: catalog.Partitions, moves: dict, progress: Callable[[int], None]) -> None:
+        move(spark, current, dict(list(moves.items())[:2]), progress)
+        crash()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(catalog, "PARTITION_BATCH", 2)
+        patch.setattr(catalog, "move_partitions", two_then_crash)
+        with pytest.raises(RuntimeError):
+            parquet.write(spark, spark.createDataFrame([(i, "new", d) for i, d in enumerate(days)], SCHEMA), target, make_ctx(D2))
+    spark.catalog.refreshTable(table)
+    by_day = {d: v for _, v, d in rows(spark, table)}
+    assert len(rows(spark, table)) == len(days) and sorted(by_day) == days  # no partition missing, none doubled
+    assert sorted(by_day.values()) == ["new", "new", "old", "old", "old", "old"]
+
+    # the next write of another day deletes the crashed run's unregistered folders and the two old ones it superseded
+    parquet.write(spark, spark.createDataFrame([(9, "next", D1 + timedelta(days=9))], SCHEMA), target, make_ctx(D3))
+    assert parquet_folders(zones, table) == set(locations(spark, table).values())
+    assert len(rows(spark, table)) == len(days) + 1
+
+
+# --- metastore requests --------------------------------------------------------------------------------
+
+
+def metastore_requests(env: EnvConfig) -> list[str]:
+    """The requests the embedded metastore logged (its audit log lands in <local_state>/logs/spark.log)."""
+    log = Path(str(env.local_state)) / "logs" / "spark.log"
+    return [line.split("cmd=", 1)[1].split(" ")[0].strip() for line in log.read_text().splitlines() if "cmd=" in line]
+
+
+def test_partitions_are_added_and_switched_in_batches(spark: SparkSession, make_ctx, env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    table = "unit_batch.t"
+    days = [D1 + timedelta(days=i) for i in range(50)]
+    data = spark.createDataFrame([(i, "x", d) for i, d in enumerate(days)], SCHEMA)
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["d"])
+    statements: list[str] = []
+    sql = spark.sql
+
+    def recorded(text: str, *args: object, **kwargs: object) -> DataFrame:
+        statements.append(text)
+        return sql(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(spark, "sql", recorded)
+    monkeypatch.setattr(catalog, "PARTITION_BATCH", 20)
+
+    seen = len(metastore_requests(env))
+    parquet.write(spark, data, target, make_ctx(D1))  # 50 new partitions
+    adds = [s for s in statements if s.startswith("ALTER TABLE")]
+    assert [s.count(" ADD PARTITION ") for s in adds] == [1, 1, 1]
+    assert [s.count(" LOCATION ") for s in adds] == [20, 20, 10]
+    requests = metastore_requests(env)[seen:]
+    assert [r for r in requests if "partition" in r] == ["get_partitions_ps_with_auth", *["add_partitions"] * 3]
+
+    statements.clear()
+    seen = len(metastore_requests(env))
+    parquet.write(spark, data, target, make_ctx(D2))  # the same 50 partitions, replaced
+    assert [s for s in statements if s.startswith("ALTER TABLE")] == []
+    requests = metastore_requests(env)[seen:]
+    # one listing of the table's partitions, then one request per batch of 20, 20 and 10
+    assert [r for r in requests if "partition" in r] == ["get_partitions_ps_with_auth", *["alter_partitions"] * 3]
+    assert len(requests) < len(days)  # fewer metastore requests in all than partitions
+    assert len(locations(spark, table)) == 50
