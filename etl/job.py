@@ -29,6 +29,7 @@ from etl.extract import read_source
 from etl.load import write_table
 from etl.quality import ValidationResult, Validator
 from etl.quality.report import write_report
+from etl.quality.validate import overall_status
 from etl.secrets import mask
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class Job:
             output_rows = {name: frame.persist(StorageLevel.MEMORY_AND_DISK).count() for name, frame in outputs.items()}
             record.rows_read = _observed_rows(observations, outputs)
             validations = self._validate(ctx, outputs)
-            record.validation = _overall(validations)
+            record.validation = overall_status(validations)
             failed = [v for v in validations if v.status == "failed"]
             if failed:
                 raise ValidationFailed(_failure_line(failed))
@@ -190,14 +191,6 @@ def _observed_rows(observations: Mapping[str, Observation], outputs: Mapping[str
 
 def _observation_name(source: str) -> str:
     return f"read_{source}"
-
-
-def _overall(validations: list[ValidationResult]) -> str:
-    statuses = {v.status for v in validations}
-    for status in ("failed", "warned", "passed"):
-        if status in statuses:
-            return status
-    return "skipped"
 
 
 def _failure_line(failed: list[ValidationResult]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,7 +29,7 @@ from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
 from etl.errors import EtlError
 from etl.quality.suite import GE_SEVERITY
-from etl.quality.validate import ValidationResult, outcome_of
+from etl.quality.validate import ValidationResult, outcome_of, overall_status
 from etl.zones import Zones, join, local_path
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,6 @@ def judge(target: str, result: Mapping[str, Any]) -> ValidationResult:
     """The stored JSON as a ValidationResult, so that statuses are decided exactly as the run decided them."""
     outcomes = [outcome_of(item) for item in result.get("results", [])]
     return ValidationResult(target=target, suite=suite_of(target, result), outcomes=outcomes, ge_result=dict(result))
-
-
-def overall_status(results: Iterable[ValidationResult]) -> str:
-    """failed if any target failed, else warned if any warned, else passed (as the audit row's `validation`)."""
-    statuses = {result.status for result in results}
-    return next((status for status in ("failed", "warned", "passed") if status in statuses), "skipped")
 
 
 def suite_of(target: str, result: Mapping[str, Any]) -> str:

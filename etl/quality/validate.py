@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -87,3 +88,9 @@ def outcome_of(item: dict[str, Any]) -> Outcome:
         unexpected_count=details.get("unexpected_count"),
         observed_value=observed,
     )
+
+
+def overall_status(results: Iterable[ValidationResult]) -> str:
+    """failed if any target failed, else warned if any warned, else passed; skipped without suites (the audit row's `validation`)."""
+    statuses = {result.status for result in results}
+    return next((status for status in ("failed", "warned", "passed") if status in statuses), "skipped")
