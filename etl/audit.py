@@ -27,8 +27,11 @@ AUDIT_SCHEMA = T.StructType(
         T.StructField("started_at", T.TimestampType()),
         T.StructField("ended_at", T.TimestampType()),
         T.StructField("rows_read", _COUNTS),
+        T.StructField("rows_malformed", _COUNTS),
         T.StructField("rows_written", _COUNTS),
-        T.StructField("rows_rejected", _COUNTS),
+        T.StructField("rows_quarantined", _COUNTS),
+        T.StructField("rows_dropped", _COUNTS),
+        T.StructField("accounting", T.StringType()),
         T.StructField("validation", T.StringType()),
         T.StructField("error", T.StringType()),
     ]
@@ -45,9 +48,12 @@ class RunRecord:
     started_at: datetime
     status: str = "running"
     ended_at: datetime | None = None
-    rows_read: dict[str, int] = field(default_factory=dict)
-    rows_written: dict[str, int] = field(default_factory=dict)
-    rows_rejected: dict[str, int] = field(default_factory=dict)
+    rows_read: dict[str, int] = field(default_factory=dict)  # per source, every line read (malformed ones too)
+    rows_malformed: dict[str, int] = field(default_factory=dict)  # per source: lines quarantined as raw text
+    rows_written: dict[str, int] = field(default_factory=dict)  # per target loaded
+    rows_quarantined: dict[str, int] = field(default_factory=dict)  # per target: rows failing a quarantine rule
+    rows_dropped: dict[str, int] = field(default_factory=dict)  # per <target>.<business rule>
+    accounting: str | None = None  # the row-accounting equation per target with rows_from, or why it failed
     validation: str = "skipped"
     error: str | None = None
 

@@ -38,7 +38,13 @@ def literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+QUARANTINE_DATABASE = "quarantine"
+
+
 def database_location(zones: Zones, database: str) -> str:
+    """<curated>/<database>.db; the quarantine tables live in their own zone."""
+    if database == QUARANTINE_DATABASE:
+        return zones.quarantine
     return zones.uri("curated", f"{identifier(database)}.db")
 
 

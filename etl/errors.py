@@ -17,6 +17,10 @@ class ValidationFailed(EtlError):
     """An expectation of severity `error` failed: nothing was written."""
 
 
+class RowAccountingFailed(EtlError):
+    """Rows read != rows loaded + quarantined + dropped by named rules: nothing was written."""
+
+
 class LoadError(EtlError):
     """A write that cannot be done as configured (schema mismatch, bad mode for the format)."""
 

@@ -17,19 +17,22 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
 
-from etl import audit, fs
+from etl import audit, fs, quarantine
+from etl.accounting import Account
+from etl.accounting import failure_line as accounting_failure
 from etl.config import ConfigDir
 from etl.config.loader import describe
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
-from etl.errors import ConfigError, EtlError, ValidationFailed
+from etl.errors import ConfigError, EtlError, RowAccountingFailed, ValidationFailed
 from etl.extract import read_source
+from etl.extract.malformed import MALFORMED, malformed_rows, observed, well_formed
 from etl.load import write_table
 from etl.quality import ValidationResult, Validator
 from etl.quality.report import write_report
-from etl.quality.validate import overall_status
+from etl.quality.routing import Tally, loaded_rows, mark, quarantine_rules, quarantined_rows, samples, tally
+from etl.quality.validate import QuarantineOutcome, overall_status
 from etl.secrets import mask
 
 log = logging.getLogger(__name__)
@@ -79,24 +82,30 @@ class Job:
     def run(self, ctx: RunContext) -> RunOutcome:
         record = audit.RunRecord.start(ctx, datetime.now(UTC))
         validations: list[ValidationResult] = []
-        outputs: dict[str, DataFrame] = {}
+        marked: dict[str, DataFrame] = {}
         try:
             observations = {name: Observation(_observation_name(name)) for name in self.config.sources}
-            sources = {
-                name: frame.observe(observations[name], F.count(F.lit(1)).alias("rows")) for name, frame in self.extract(ctx).items()
-            }
-            outputs = self._outputs(ctx, sources)
-            # Materialize each output once: validation and the write both read the cache, and the
-            # full count makes the source observations report every row read.
-            output_rows = {name: frame.persist(StorageLevel.MEMORY_AND_DISK).count() for name, frame in outputs.items()}
-            record.rows_read = _observed_rows(observations, outputs)
-            validations = self._validate(ctx, outputs)
+            raw = {name: observed(frame, observations[name]) for name, frame in self.extract(ctx).items()}
+            outputs = self._outputs(ctx, {name: well_formed(frame) for name, frame in raw.items()})
+            rules = {name: quarantine_rules(self.suites.get(name)) for name in outputs}
+            # Materialize each output once, marked with what becomes of each row: validation, quarantine
+            # and the write all read the cache, and the counting pass fills in the sources' observations.
+            marked = {name: mark(frame, rules[name]).persist(StorageLevel.MEMORY_AND_DISK) for name, frame in outputs.items()}
+            tallies = {name: tally(frame, rules[name]) for name, frame in marked.items()}
+            read = _observed(self.spark, observations, marked)
+            record.rows_read = {name: counts["rows"] for name, counts in read.items()}
+            record.rows_malformed = {name: counts["malformed"] for name, counts in read.items() if MALFORMED in raw[name].columns}
+            record.rows_quarantined = {name: t.quarantined for name, t in tallies.items() if rules[name]}
+            record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
+            self._account(record, tallies)
+            loaded = {name: loaded_rows(frame) for name, frame in marked.items()}
+            validations = self._validate(ctx, loaded, marked, tallies)
             record.validation = overall_status(validations)
             failed = [v for v in validations if v.status == "failed"]
             if failed:
                 raise ValidationFailed(_failure_line(failed))
-            self._load(ctx, outputs, on_loaded=lambda name: record.rows_written.update({name: output_rows[name]}))
-            record.rows_rejected = {name: 0 for name in outputs}
+            superseded = self._quarantine(ctx, raw, marked, record)
+            self._load(ctx, loaded, superseded, on_loaded=lambda name: record.rows_written.update({name: tallies[name].loaded}))
             record.status = "succeeded"
         except Exception as error:
             record.status = "failed"
@@ -104,7 +113,7 @@ class Job:
             raise
         finally:
             record.ended_at = datetime.now(UTC)
-            for frame in outputs.values():
+            for frame in marked.values():
                 frame.unpersist()
             self._audit(ctx, record)
         return RunOutcome(record, validations)
@@ -118,28 +127,70 @@ class Job:
             )
         return {name: outputs[name] for name in self.config.targets}
 
-    def _validate(self, ctx: RunContext, outputs: Mapping[str, DataFrame]) -> list[ValidationResult]:
+    def _account(self, record: audit.RunRecord, tallies: Mapping[str, Tally]) -> None:
+        """The row-accounting invariant of every target with rows_from; recorded, and fatal when broken."""
+        accounts = [
+            Account(
+                target=name,
+                source=target.rows_from,
+                read=record.rows_read.get(target.rows_from, 0),
+                malformed=record.rows_malformed.get(target.rows_from, 0),
+                loaded=tallies[name].loaded,
+                quarantined=tallies[name].quarantined,
+                dropped=tallies[name].dropped,
+            )
+            for name, target in self.config.targets.items()
+            if target.rows_from
+        ]
+        if not accounts:
+            return
+        record.accounting = "; ".join(account.equation() for account in accounts)
+        if not all(account.balanced for account in accounts):
+            raise RowAccountingFailed(accounting_failure(accounts))
+
+    def _validate(
+        self, ctx: RunContext, loaded: Mapping[str, DataFrame], marked: Mapping[str, DataFrame], tallies: Mapping[str, Tally]
+    ) -> list[ValidationResult]:
         if not self.suites:
             return []
         validator = Validator()
         results = []
         for name, suite in self.suites.items():
-            result = validator.validate(outputs[name], suite, name)
+            counts = tallies[name]
+            quarantine = QuarantineOutcome(counts.loaded + counts.quarantined, counts.per_rule, samples(marked[name], suite, counts))
+            result = validator.validate(loaded[name], suite, name, quarantine)
             fs.write_text(
                 self.spark, ctx.zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id, f"{name}.json"), result.to_json()
             )
             for outcome in result.failures("warn"):
                 log.warning("%s: expectation failed (warn): %s", name, outcome.describe())
+            for outcome in result.failures("quarantine"):
+                log.warning("%s: %s rows quarantined: %s", name, outcome.unexpected_count, outcome.describe())
             results.append(result)
         write_report(self.spark, ctx, self.config, results)  # report.html next to the JSON; never fails the run
         return results
 
-    def _load(self, ctx: RunContext, outputs: Mapping[str, DataFrame], on_loaded: Callable[[str], None]) -> None:
+    def _quarantine(
+        self, ctx: RunContext, raw: Mapping[str, DataFrame], marked: Mapping[str, DataFrame], record: audit.RunRecord
+    ) -> list[str]:
+        """Write the run date's partition of every quarantine table the job has (emptied when nothing
+        failed, so a rerun leaves what one clean run would); returns folders to delete after the load."""
         superseded: list[str] = []
+        for name, rows in record.rows_malformed.items():
+            table = quarantine.source_table(self.config.name, name)
+            if rows:
+                log.warning("source %s: %d malformed line(s) quarantined in %s", name, rows, table)
+            superseded += quarantine.write(self.spark, ctx, table, malformed_rows(raw[name]), rows)
+        for name, rows in record.rows_quarantined.items():
+            table = quarantine.target_table(self.config.targets[name])
+            superseded += quarantine.write(self.spark, ctx, table, quarantined_rows(marked[name]), rows)
+        return superseded
+
+    def _load(self, ctx: RunContext, outputs: Mapping[str, DataFrame], superseded: list[str], on_loaded: Callable[[str], None]) -> None:
         for name, target in self.config.targets.items():
             table_format = target.format or self.env.tables.default_format
             log.info("loading %s into %s (%s, %s)", name, target.table, table_format, target.mode)
-            superseded += write_table(self.spark, outputs[name], target, table_format, ctx)
+            superseded = superseded + write_table(self.spark, outputs[name], target, table_format, ctx)
             on_loaded(name)
         # Old table folders go only now: until every target is loaded, cached outputs may still read them.
         for folder in superseded:
@@ -165,28 +216,29 @@ def one_line(error: BaseException) -> str:
     return mask(first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}")
 
 
-def _observed_rows(observations: Mapping[str, Observation], outputs: Mapping[str, DataFrame]) -> dict[str, int]:
-    """Rows read per source, from the observations the outputs' materialization filled in.
+def _observed(spark: SparkSession, observations: Mapping[str, Observation], outputs: Mapping[str, DataFrame]) -> dict[str, dict[str, int]]:
+    """Rows read (and malformed) per source, from the observations the outputs' materialization filled in.
 
-    A source no output uses was never read: 0. For a used one, Spark delivers the metric through its
-    listener bus, a moment after the action; adaptive execution may also skip an input entirely
-    (a join with an empty side), so the wait is bounded rather than endless.
+    A source no output uses was never read: 0. Spark delivers a metric through its listener bus, after
+    the action; once the bus is drained, a metric that has not arrived never will (adaptive execution
+    skips the scan of a join side it knows to be empty), and that source read no rows.
     """
     plans = [frame._jdf.queryExecution().analyzed().treeString() for frame in outputs.values()]
-    rows: dict[str, int] = {}
+    spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()  # type: ignore[union-attr]
+    counts: dict[str, dict[str, int]] = {}
     for name, observation in observations.items():
+        counts[name] = {"rows": 0, "malformed": 0}
         if not any(f"CollectMetrics {_observation_name(name)}," in plan for plan in plans):
             log.warning("source %s is declared but no target uses it", name)
-            rows[name] = 0
             continue
         result: dict[str, Any] = {}
         reader = threading.Thread(target=lambda o=observation, into=result: into.update(o.get), daemon=True)
         reader.start()
-        reader.join(timeout=60)
+        reader.join(timeout=2)
         if "rows" not in result:
-            log.warning("source %s: no row count arrived from Spark within 60 s", name)
-        rows[name] = int(result.get("rows", 0))
-    return rows
+            log.info("source %s: Spark skipped reading it (nothing to join it with)", name)
+        counts[name] = {"rows": int(result.get("rows", 0)), "malformed": int(result.get("malformed", 0))}
+    return counts
 
 
 def _observation_name(source: str) -> str:

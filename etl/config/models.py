@@ -13,7 +13,7 @@ ZoneName = Literal["raw", "curated", "quarantine", "dq", "checkpoints"]
 ZONE_NAMES: tuple[ZoneName, ...] = ("raw", "curated", "quarantine", "dq", "checkpoints")
 TableFormat = Literal["parquet", "delta", "iceberg"]
 LoadMode = Literal["append", "overwrite", "overwrite_partitions", "merge"]
-Severity = Literal["error", "warn"]
+Severity = Literal["error", "warn", "quarantine"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -152,6 +152,11 @@ class SourceConfig(Strict):
         default_factory=dict, description="Explicit schema, column -> Spark SQL type, in file order (csv, json)."
     )
     options: dict[str, str] = Field(default_factory=dict, description="Extra reader options.")
+    malformed: Literal["quarantine", "fail"] = Field(
+        "quarantine",
+        description="csv, json: a line that does not parse with `columns` (wrong number of fields, a value of the wrong type, "
+        "broken JSON) goes with its raw text to quarantine.<job>_<source> (quarantine), or stops the run (fail).",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> SourceConfig:
@@ -162,6 +167,8 @@ class SourceConfig(Strict):
             raise ValueError(f"format '{self.format}' needs 'path' (a folder under the zone)")
         if self.format in ("csv", "json") and not self.columns:
             raise ValueError(f"format '{self.format}' needs 'columns': an explicit schema, never inferred")
+        if self.format not in ("csv", "json") and "malformed" in self.model_fields_set:
+            raise ValueError("'malformed' is for formats csv and json")
         if self.optional and (self.format != "table" or not self.columns):
             raise ValueError("'optional' is for format 'table' and needs 'columns' (the schema of the empty result)")
         return self
@@ -176,6 +183,11 @@ class TargetConfig(Strict):
     partition_by: list[Identifier] = Field(default_factory=list, description="Partition columns, in order.")
     merge_keys: list[Identifier] = Field(default_factory=list, description="Business key columns for mode merge.")
     suite: str | None = Field(None, description="Expectation suite in conf/expectations/<suite>.yaml, checked before the write.")
+    rows_from: Identifier | None = Field(
+        None,
+        description="The source each row of this target comes from, one to one (fact_sales from lineitem): the run then checks "
+        "that every row read from it is loaded, quarantined or dropped by a named rule, and fails when the counts do not add up.",
+    )
 
     @model_validator(mode="after")
     def _mode_needs(self) -> TargetConfig:
@@ -198,6 +210,9 @@ class JobConfig(Strict):
     def _class_path(self) -> JobConfig:
         if not re.match(r"^[\w.]+:\w+$", self.job_class):
             raise ValueError(f"'class' must look like package.module:ClassName, got {self.job_class!r}")
+        for name, target in self.targets.items():
+            if target.rows_from and target.rows_from not in self.sources:
+                raise ValueError(f"targets.{name}.rows_from: {target.rows_from!r} is not one of the sources ({', '.join(self.sources)})")
         return self
 
 
@@ -207,7 +222,11 @@ class JobConfig(Strict):
 class ExpectationConfig(Strict):
     type: Identifier = Field(description="Great Expectations expectation, snake_case: expect_column_values_to_not_be_null.")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Its arguments, as Great Expectations names them.")
-    severity: Severity = Field(description="error: fail the run before anything is written; warn: record and go on.")
+    severity: Severity = Field(
+        description="error: fail the run before anything is written; warn: record and go on; quarantine (row-level "
+        "expectations only): move the rows that fail it to quarantine.<table> with the rule's name, load the others."
+    )
+    name: str | None = Field(None, description="The rule's name in quarantine tables and the audit log; default: the type and its columns.")
 
 
 class SuiteConfig(Strict):

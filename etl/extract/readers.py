@@ -9,13 +9,18 @@ from etl import fs
 from etl.config.models import SourceConfig
 from etl.context import RunContext
 from etl.errors import SourceError
+from etl.extract.malformed import MALFORMED
 from etl.schema import struct
 
-# Strict by default: a malformed line stops the run with Spark's message instead of becoming nulls,
-# and the header must name the declared columns in order (a CSV schema is positional: without this
-# check a column missing from the config would silently shift every column after it).
-_CSV_DEFAULTS = {"header": "true", "enforceSchema": "false", "mode": "FAILFAST", "escape": '"', "dateFormat": "yyyy-MM-dd"}
-_JSON_DEFAULTS = {"mode": "FAILFAST", "dateFormat": "yyyy-MM-dd"}
+# The header must name the declared columns in order (a CSV schema is positional: without this check a
+# column missing from the config would silently shift every column after it), so schema drift is an error.
+_CSV_DEFAULTS = {"header": "true", "enforceSchema": "false", "escape": '"', "dateFormat": "yyyy-MM-dd"}
+_JSON_DEFAULTS = {"dateFormat": "yyyy-MM-dd"}
+# A line that does not parse is never nulled: either its raw text goes to quarantine, or the run stops.
+_MALFORMED_MODES = {
+    "quarantine": {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": MALFORMED},
+    "fail": {"mode": "FAILFAST"},
+}
 
 
 def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunContext) -> DataFrame:
@@ -30,8 +35,13 @@ def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunCo
         reader = reader.options(**_CSV_DEFAULTS)
     elif source.format == "json":
         reader = reader.options(**_JSON_DEFAULTS)
+    if source.format in ("csv", "json"):
+        reader = reader.options(**_MALFORMED_MODES[source.malformed])
     if source.columns:
-        reader = reader.schema(struct(source.columns))
+        schema = struct(source.columns)
+        if source.format in ("csv", "json") and source.malformed == "quarantine":
+            schema = schema.add(MALFORMED, "string")
+        reader = reader.schema(schema)
     if source.date_partition:
         reader = reader.option("basePath", base)
     frame = reader.options(**source.options).load(paths)

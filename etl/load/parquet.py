@@ -31,7 +31,7 @@ folder that is not registered yet looks like a killed run's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -49,8 +49,13 @@ log = logging.getLogger(__name__)
 RUN_PREFIX = "run-"
 
 
-def write(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunContext) -> list[str]:
-    """Load df into the target table; returns folders to delete once every target of the run is loaded."""
+def write(
+    spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunContext, replacing: Sequence[PartitionValues] = ()
+) -> list[str]:
+    """Load df into the target table; returns folders to delete once every target of the run is loaded.
+
+    `replacing` names partitions the write replaces even if df has no rows for them (they are dropped then).
+    """
     root = catalog.table_location(ctx.zones, target.table)
     folders = fs.list_folders(spark, root)
     fresh_folder = join(root, fresh_name(folders, ctx.run_id))
@@ -60,7 +65,8 @@ def write(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
         current = catalog.partitions(spark, target.table)
         remove_unregistered(spark, root, folders, set(current.locations.values()), ctx.run_id, depth=len(target.partition_by))
         rows = rows_to_write(spark, df, target, created)
-        return commit_partitions(spark, rows, current, root, fresh_folder, drop_absent=target.mode == "overwrite")
+        dropping = (lambda values: True) if target.mode == "overwrite" else (lambda values: values in replacing)
+        return commit_partitions(spark, rows, current, root, fresh_folder, dropping)
     old_folder = catalog.current_location(spark, target.table)
     remove_unregistered(spark, root, folders, {old_folder}, ctx.run_id, depth=0)
     return swap(spark, rows_to_write(spark, df, target, created), target.table, fresh_folder, old_folder)
@@ -95,14 +101,19 @@ def swap(spark: SparkSession, df: DataFrame, table: str, fresh_folder: str, old_
 
 
 def commit_partitions(
-    spark: SparkSession, df: DataFrame, current: catalog.Partitions, root: str, fresh_folder: str, drop_absent: bool
+    spark: SparkSession,
+    df: DataFrame,
+    current: catalog.Partitions,
+    root: str,
+    fresh_folder: str,
+    dropping: Callable[[PartitionValues], bool],
 ) -> list[str]:
     """Partitioned: write every partition of df under the fresh folder, then switch them in."""
     written = stage(df, current.columns, fresh_folder)
     old = current.locations
     added = {values: location for values, location in written.items() if values not in old}
     replaced = {values: location for values, location in written.items() if values in old}
-    dropped = [values for values in old if values not in written] if drop_absent else []
+    dropped = [values for values in old if values not in written and dropping(values)]
     switch(spark, current, added, replaced, dropped)
     still = {location for values, location in old.items() if values not in replaced and values not in dropped}
     superseded = to_delete(root, [old[values] for values in [*replaced, *dropped]], still | set(written.values()))

@@ -109,7 +109,7 @@ def test_a_run_loads_validates_and_audits(spark: SparkSession, env: EnvConfig, t
     ]
     [audit] = audit_rows(spark, ctx.run_id)
     assert (audit["status"], audit["validation"], audit["error"]) == ("succeeded", "warned", None)
-    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == ({"items": 3}, {"priced": 3}, {"priced": 0})
+    assert (audit["rows_read"], audit["rows_written"], audit["rows_quarantined"]) == ({"items": 3}, {"priced": 3}, {})
     assert (audit["job"], audit["run_date"], audit["window_start"], audit["env"]) == ("tiny", D1, D1, "test")
     # the warn expectation failed on one row (99.99 > 50) and was recorded, not fatal
     [warned] = outcome.validations[0].failures("warn")

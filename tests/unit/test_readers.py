@@ -7,10 +7,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import Observation, SparkSession
 
 from etl.config.models import SourceConfig
 from etl.extract import read_source
+from etl.extract.malformed import malformed_rows, observed, well_formed
 from etl.zones import Zones, local_path
 
 D1, D2, D3 = date(2023, 3, 1), date(2023, 3, 2), date(2023, 3, 3)
@@ -30,7 +31,7 @@ def test_json_reads_only_the_window_with_the_declared_schema(spark: SparkSession
     source = SourceConfig(
         format="json", path="unit_readers/events", date_partition="dt", columns={"id": "bigint", "amount": "decimal(10,2)"}
     )
-    frame = read_source(spark, "events", source, make_ctx(D1, D2))
+    frame = well_formed(read_source(spark, "events", source, make_ctx(D1, D2)))
     assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == [
         ("id", "bigint"),
         ("amount", "decimal(10,2)"),
@@ -53,20 +54,63 @@ def test_parquet_and_table_sources(spark: SparkSession, zones: Zones, make_ctx) 
         read_source(spark, "previous", SourceConfig(format="table", table="unit_readers.not_yet"), make_ctx(D1))
 
 
-def csv_source(zones: Zones, name: str, text: str, columns: dict[str, str]) -> SourceConfig:
+def csv_source(zones: Zones, name: str, text: str, columns: dict[str, str], malformed: str = "quarantine") -> SourceConfig:
     """One day (D1) of a CSV extract under <raw>/unit_readers/<name>, and its source config."""
     root = local_path(zones.raw)
     assert root is not None
     folder = root / "unit_readers" / name / f"dt={D1}"
     folder.mkdir(parents=True)
     (folder / "part.csv").write_text(text)
-    return SourceConfig(format="csv", path=f"unit_readers/{name}", date_partition="dt", allow_empty=True, columns=columns)
+    return SourceConfig(
+        format="csv", path=f"unit_readers/{name}", date_partition="dt", allow_empty=True, columns=columns, malformed=malformed
+    )
 
 
-def test_malformed_csv_line_fails_the_read(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
-    source = csv_source(zones, "bad", "id,amount\n1,2.50\ntwo,3.00\n", {"id": "bigint", "amount": "decimal(10,2)"})
+def test_malformed_csv_line_fails_the_read_when_configured(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    source = csv_source(zones, "bad", "id,amount\n1,2.50\ntwo,3.00\n", {"id": "bigint", "amount": "decimal(10,2)"}, "fail")
     with pytest.raises(Exception, match="Malformed records are detected in record parsing"):
         read_source(spark, "bad", source, make_ctx(D1)).collect()
+
+
+BAD_CSV = (
+    "id,amount,note\n"
+    "1,2.50,fine\n"
+    "two,3.00,wrong type in id\n"
+    "3\n"  # too few fields
+    "4,1.00,x,surplus\n"  # too many
+    "5,abc,wrong type in amount\n"
+    '6,7.00,"quoted, with comma"\n'
+)
+
+
+def test_malformed_csv_lines_are_split_off_with_their_raw_text(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    source = csv_source(zones, "mixed", BAD_CSV, {"id": "bigint", "amount": "decimal(10,2)", "note": "string"})
+    observation = Observation("unit_readers_mixed")
+    frame = observed(read_source(spark, "mixed", source, make_ctx(D1)), observation)
+    # The query uses only `id`: a line whose other fields do not parse is malformed all the same.
+    assert sorted(r.id for r in well_formed(frame).select("id").collect()) == [1, 6]
+    assert observation.get == {"rows": 6, "malformed": 4, "all_null": 0}
+    bad = sorted((r.record, r.rules, r.source_file.rsplit("/", 2)[-2:]) for r in malformed_rows(frame).collect())
+    file = [f"dt={D1}", "part.csv"]
+    assert bad == [
+        ("3", ["malformed_record"], file),
+        ("4,1.00,x,surplus", ["malformed_record"], file),
+        ("5,abc,wrong type in amount", ["malformed_record"], file),
+        ("two,3.00,wrong type in id", ["malformed_record"], file),
+    ]
+
+
+def test_broken_json_records_and_wrong_types_are_malformed(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    root = local_path(zones.raw)
+    assert root is not None
+    folder = root / "unit_readers" / "broken_json" / f"dt={D1}"
+    folder.mkdir(parents=True)
+    lines = ['{"id": 1, "name": "a"}', '{"id": "one", "name": "b"}', '{"id": 3, "name": ', '{"id": 4}']
+    (folder / "part.json").write_text("\n".join(lines) + "\n")
+    source = SourceConfig(format="json", path="unit_readers/broken_json", date_partition="dt", columns={"id": "bigint", "name": "string"})
+    frame = observed(read_source(spark, "broken_json", source, make_ctx(D1)), Observation("unit_readers_broken_json"))
+    assert sorted(tuple(r) for r in well_formed(frame).select("id", "name").collect()) == [(1, "a"), (4, None)]
+    assert sorted(r.record for r in malformed_rows(frame).collect()) == ['{"id": "one", "name": "b"}', '{"id": 3, "name": ']
 
 
 def test_csv_header_must_match_the_declared_columns(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,66 @@
+"""Quarantine tables: the rows a run did not load, each with the rules it failed.
+
+    quarantine.<table>          rows of a target that failed a rule of severity quarantine
+    quarantine.<job>_<source>   lines of a CSV/JSON source that did not parse, as raw text
+
+Every quarantine table has the same columns, whatever the rows' own schema (so a malformed line and a
+row of a drifted schema fit alike): record (the row as JSON with nulls kept, or the raw line), rules
+(the names of the rules it failed), source_file (for raw lines), run_id, and run_date, the partition.
+A run replaces its run date's partition, so a rerun leaves what one clean run would.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from etl import catalog
+from etl.catalog import QUARANTINE_DATABASE
+from etl.config.models import JobConfig, TargetConfig
+from etl.context import RunContext
+from etl.load import parquet
+
+SCHEMA = T.StructType(
+    [
+        T.StructField("record", T.StringType()),
+        T.StructField("rules", T.ArrayType(T.StringType())),
+        T.StructField("source_file", T.StringType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("run_date", T.DateType()),
+    ]
+)
+
+
+def target_table(target: TargetConfig) -> str:
+    return f"{QUARANTINE_DATABASE}.{target.table.split('.')[1]}"
+
+
+def source_table(job: str, source: str) -> str:
+    return f"{QUARANTINE_DATABASE}.{re.sub(r'[^A-Za-z0-9_]', '_', job)}_{source}"
+
+
+def tables_of(config: JobConfig) -> dict[str, str]:
+    """Every quarantine table the job's runs may write, by what feeds it: targets.<name> or sources.<name>."""
+    tables = {f"sources.{name}": source_table(config.name, name) for name, s in config.sources.items() if s.format in ("csv", "json")}
+    tables.update({f"targets.{name}": target_table(target) for name, target in config.targets.items() if target.suite})
+    return tables
+
+
+def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, count: int) -> list[str]:
+    """Replace the run date's partition of the table with rows (record, rules, source_file); returns
+    the folders to delete once the run has loaded. Nothing to write and no table yet: nothing is created."""
+    if count == 0 and not catalog.table_exists(spark, table):
+        return []
+    frame = rows.select(
+        "record", "rules", "source_file", F.lit(ctx.run_id).alias("run_id"), F.lit(ctx.run_date).cast("date").alias("run_date")
+    )
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["run_date"])
+    return parquet.write(spark, frame, target, ctx, replacing=[(ctx.run_date.isoformat(),)])
+
+
+def read(spark: SparkSession, table: str, run_date: date) -> DataFrame:
+    return spark.table(table).where(F.col("run_date") == F.lit(run_date)).select("record", "rules", "source_file", "run_id")
