@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("job")
     report.add_argument("--run-date", required=True, type=parse_day, metavar="YYYY-MM-DD")
 
+    held = with_env(command("quarantine", cmd_quarantine, "print the rows a job's run date quarantined, one JSON object per line"))
+    held.add_argument("job")
+    held.add_argument("--run-date", required=True, type=parse_day, metavar="YYYY-MM-DD")
+    held.add_argument("--limit", type=int, default=100, help="rows shown per quarantine table (default 100; 0: all)")
+
     check = command("check-config", cmd_check_config, "load and validate all config and suites")
     check.add_argument("--env", help="check this env strictly (its ${VARS} must be set); default: every env")
 
@@ -210,6 +215,28 @@ def cmd_report(conf: ConfigDir, args: argparse.Namespace) -> int:
     config = conf.job(args.job)
     store = store_for(day_uri(Zones.from_env(env), config.name, args.run_date), lambda: _session(env, "etl-report"))
     print(locate_report(store, config, env, args.run_date))
+    return 0
+
+
+def cmd_quarantine(conf: ConfigDir, args: argparse.Namespace) -> int:
+    """Each row: table, rules, record (the row as JSON, or a malformed line's raw text), source_file, run_id."""
+    from etl import quarantine
+    from etl.catalog import table_exists
+
+    env = conf.env(args.env)
+    config = conf.job(args.job)
+    spark = _session(env, "etl-quarantine")
+    for feeds, table in quarantine.tables_of(config).items():
+        if not table_exists(spark, table):
+            continue
+        rows = quarantine.read(spark, table, args.run_date)
+        total = rows.count()
+        if not total:
+            continue
+        shown = rows.orderBy("record").limit(args.limit) if args.limit else rows.orderBy("record")
+        print(f"{table} ({feeds}): {total} row(s) quarantined on {args.run_date}", file=sys.stderr)
+        for row in shown.toLocalIterator():
+            print(json.dumps({"table": table, **row.asDict(recursive=True)}))
     return 0
 
 

@@ -56,7 +56,11 @@ def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, cou
     if count == 0 and not catalog.table_exists(spark, table):
         return []
     frame = rows.select(
-        "record", "rules", "source_file", F.lit(ctx.run_id).alias("run_id"), F.lit(ctx.run_date).cast("date").alias("run_date")
+        "record",
+        F.col("rules").cast(SCHEMA["rules"].dataType).alias("rules"),  # the table's array may hold nulls; the data's never does
+        "source_file",
+        F.lit(ctx.run_id).alias("run_id"),
+        F.lit(ctx.run_date).cast("date").alias("run_date"),
     )
     target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["run_date"])
     return parquet.write(spark, frame, target, ctx, replacing=[(ctx.run_date.isoformat(),)])

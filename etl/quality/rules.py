@@ -55,12 +55,12 @@ def _pair(kwargs: dict[str, Any]) -> tuple[Column, Column, Column]:
 def _greater(kwargs: dict[str, Any]) -> Column:
     a, b, skip = _pair(kwargs)
     passes = a >= b if kwargs.get("or_equal") else a > b
-    return ~skip & ~F.coalesce(passes, F.lit(False))
+    return ~skip & ~F.coalesce(passes, F.lit(True))  # with one value missing the comparison is null: not unexpected
 
 
 def _equal(kwargs: dict[str, Any]) -> Column:
     a, b, skip = _pair(kwargs)
-    return ~skip & ~F.coalesce(a == b, F.lit(False))
+    return ~skip & ~F.coalesce(a == b, F.lit(False))  # unlike the comparison above: one value missing is unequal
 
 
 def _compound_unique(kwargs: dict[str, Any]) -> Column:

@@ -37,8 +37,8 @@ def build_expectation(suite: SuiteConfig, index: int, config: ExpectationConfig)
 
 
 def meta(config: ExpectationConfig) -> dict[str, Any]:
-    """What the stored result keeps of our config: the severity, and the rule name of a quarantine rule."""
-    return {"severity": config.severity, **({"rule": rule_name(config)} if config.severity == "quarantine" else {})}
+    """What the stored result keeps of our config: the severity and the rule's name."""
+    return {"severity": config.severity, "rule": rule_name(config)}
 
 
 def build_expectations(suite: SuiteConfig) -> list[Any]:

@@ -1,0 +1,104 @@
+"""The quarantine predicates pick exactly the rows Great Expectations counts as unexpected.
+
+Each supported expectation runs through Great Expectations (severity warn, on the same rows) and through
+our predicate; the counts must be equal. The rows include nulls, bounds and duplicates on purpose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from etl.config.models import ExpectationConfig, SuiteConfig
+from etl.errors import ConfigError
+from etl.quality import Validator
+from etl.quality.routing import mark, quarantine_rules, tally
+from etl.quality.rules import FAILING
+from etl.quality.suite import build_expectations
+
+ROWS = [
+    (1, 0, "ab"),
+    (2, 2, None),
+    (None, 1, "abc"),
+    (5, None, "x1"),
+    (None, None, "ab"),
+    (5, 3, "zz"),
+    (7, 7, ""),
+    (2, 9, None),
+    (None, None, None),
+]
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("expect_column_values_to_not_be_null", {"column": "a"}),
+    ("expect_column_values_to_be_null", {"column": "s"}),
+    ("expect_column_values_to_be_between", {"column": "a", "min_value": 2, "max_value": 5}),
+    ("expect_column_values_to_be_between", {"column": "a", "min_value": 2, "strict_min": True}),
+    ("expect_column_values_to_be_between", {"column": "a", "max_value": 5, "strict_max": True}),
+    ("expect_column_values_to_be_in_set", {"column": "s", "value_set": ["ab", "abc"]}),
+    ("expect_column_values_to_not_be_in_set", {"column": "s", "value_set": ["ab"]}),
+    ("expect_column_values_to_match_regex", {"column": "s", "regex": "^a"}),
+    ("expect_column_values_to_not_match_regex", {"column": "s", "regex": "[0-9]"}),
+    ("expect_column_value_lengths_to_be_between", {"column": "s", "min_value": 1, "max_value": 2}),
+    ("expect_column_value_lengths_to_equal", {"column": "s", "value": 2}),
+    ("expect_column_values_to_be_unique", {"column": "a"}),
+    ("expect_compound_columns_to_be_unique", {"column_list": ["a", "s"]}),
+    ("expect_compound_columns_to_be_unique", {"column_list": ["a", "s"], "ignore_row_if": "any_value_is_missing"}),
+    ("expect_column_pair_values_a_to_be_greater_than_b", {"column_A": "a", "column_B": "b"}),
+    ("expect_column_pair_values_a_to_be_greater_than_b", {"column_A": "a", "column_B": "b", "or_equal": True}),
+    ("expect_column_pair_values_a_to_be_greater_than_b", {"column_A": "a", "column_B": "b", "ignore_row_if": "either_value_is_missing"}),
+    ("expect_column_pair_values_to_be_equal", {"column_A": "a", "column_B": "b"}),
+]
+
+# The unexpected rows of each case, counted by hand from ROWS.
+BY_HAND = [3, 6, 2, 3, 3, 3, 2, 3, 1, 2, 2, 4, 2, 0, 3, 1, 3, 5]
+
+
+def test_every_supported_expectation_has_a_case() -> None:
+    assert {kind for kind, _ in CASES} == set(FAILING)
+
+
+def test_predicates_agree_with_great_expectations(spark: SparkSession) -> None:
+    frame = spark.createDataFrame(ROWS, "a int, b int, s string").cache()
+    configs = [ExpectationConfig(type=kind, kwargs=kwargs, severity="warn", name=f"case{i}") for i, (kind, kwargs) in enumerate(CASES)]
+    result = Validator().validate(frame, SuiteConfig(name="agree", expectations=configs), "rows")
+    # Great Expectations orders its results its own way: match them to the cases by the rule names.
+    by_case = {item["expectation_config"]["meta"]["rule"]: item["result"]["unexpected_count"] for item in result.ge_result["results"]}
+    theirs = [(config.type, by_case[f"case{i}"]) for i, config in enumerate(configs)]
+    rules = [config.model_copy(update={"severity": "quarantine"}) for config in configs]
+    found = quarantine_rules(SuiteConfig(name="agree", expectations=rules))
+    counted = tally(mark(frame, found), found).per_rule
+    ours = [(config.type, counted[f"case{i}"]) for i, config in enumerate(configs)]
+    assert ours == theirs
+    assert [count for _, count in ours] == BY_HAND
+
+
+def test_an_aggregate_expectation_cannot_quarantine() -> None:
+    suite = SuiteConfig(
+        name="bad",
+        expectations=[
+            ExpectationConfig(type="expect_column_mean_to_be_between", kwargs={"column": "a", "min_value": 0}, severity="quarantine")
+        ],
+    )
+    with pytest.raises(
+        ConfigError, match=r"^conf/expectations/bad.yaml: expectations\[0\]: expect_column_mean_to_be_between is not a row-level"
+    ):
+        build_expectations(suite)
+
+
+def test_mostly_is_refused_with_quarantine() -> None:
+    suite = SuiteConfig(
+        name="bad",
+        expectations=[
+            ExpectationConfig(type="expect_column_values_to_not_be_null", kwargs={"column": "a", "mostly": 0.9}, severity="quarantine")
+        ],
+    )
+    with pytest.raises(ConfigError, match="mostly has no meaning with severity quarantine"):
+        build_expectations(suite)
+
+
+def test_two_rules_with_one_name_are_refused() -> None:
+    rule = ExpectationConfig(type="expect_column_values_to_not_be_null", kwargs={"column": "a"}, severity="quarantine")
+    with pytest.raises(ConfigError, match="two quarantine rules named 'expect_column_values_to_not_be_null\\(a\\)'; give one a `name`"):
+        build_expectations(SuiteConfig(name="twice", expectations=[rule, rule]))
