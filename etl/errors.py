@@ -21,6 +21,10 @@ class RowAccountingFailed(EtlError):
     """Rows read != rows loaded + quarantined + dropped by named rules: nothing was written."""
 
 
+class VolumeAnomaly(EtlError):
+    """A source far smaller or larger than in the job's earlier runs: nothing was written."""
+
+
 class LoadError(EtlError):
     """A write that cannot be done as configured (schema mismatch, bad mode for the format)."""
 

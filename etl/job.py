@@ -25,7 +25,7 @@ from etl.config import ConfigDir
 from etl.config.loader import describe
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
-from etl.errors import ConfigError, EtlError, RowAccountingFailed, ValidationFailed
+from etl.errors import ConfigError, EtlError, RowAccountingFailed, ValidationFailed, VolumeAnomaly
 from etl.extract import read_source
 from etl.extract.malformed import MALFORMED, malformed_rows, observed, well_formed
 from etl.load import write_table
@@ -34,6 +34,8 @@ from etl.quality.report import write_report
 from etl.quality.routing import Tally, loaded_rows, mark, quarantine_rules, quarantined_rows, samples, tally
 from etl.quality.validate import QuarantineOutcome, overall_status
 from etl.secrets import mask
+from etl.volume import earlier_rates
+from etl.volume import judge as judge_volume
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,7 @@ class Job:
             record.rows_quarantined = {name: t.quarantined for name, t in tallies.items() if rules[name]}
             record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
             self._account(record, tallies)
+            self._check_volumes(ctx, record.rows_read)
             loaded = {name: loaded_rows(frame) for name, frame in marked.items()}
             validations = self._validate(ctx, loaded, marked, tallies)
             record.validation = overall_status(validations)
@@ -147,6 +150,17 @@ class Job:
         record.accounting = "; ".join(account.equation() for account in accounts)
         if not all(account.balanced for account in accounts):
             raise RowAccountingFailed(accounting_failure(accounts))
+
+    def _check_volumes(self, ctx: RunContext, rows_read: Mapping[str, int]) -> None:
+        days = len(list(ctx.window.days()))
+        problems = []
+        for name, source in self.config.sources.items():
+            if source.volume:
+                earlier = earlier_rates(self.spark, ctx.job, name, source.volume.history)
+                problems.append(judge_volume(name, rows_read.get(name, 0), days, earlier, source.volume))
+        found = [problem for problem in problems if problem]
+        if found:
+            raise VolumeAnomaly("unusual input volume, nothing was written: " + "; ".join(found))
 
     def _validate(
         self, ctx: RunContext, loaded: Mapping[str, DataFrame], marked: Mapping[str, DataFrame], tallies: Mapping[str, Tally]

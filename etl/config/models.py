@@ -138,6 +138,21 @@ class EnvConfig(Strict):
 # --- jobs: conf/jobs/<job>.yaml --------------------------------------------------------------------------
 
 
+class VolumeCheck(Strict):
+    """Rows per day read from a source, against the previous successful runs of the job in the audit log."""
+
+    history: int = Field(7, ge=1, description="How many of the job's latest successful runs to compare with.")
+    min_runs: int = Field(3, ge=1, description="Fewer successful runs than this in the log: no check yet.")
+    min_ratio: float = Field(0.5, ge=0, description="Fail when rows per day < min_ratio x the median of those runs.")
+    max_ratio: float = Field(2.0, gt=0, description="Fail when rows per day > max_ratio x the median of those runs.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VolumeCheck:
+        if self.min_ratio >= self.max_ratio:
+            raise ValueError("min_ratio must be below max_ratio")
+        return self
+
+
 class SourceConfig(Strict):
     format: Literal["csv", "json", "parquet", "table"] = Field(description="How to read it; `table` reads a metastore table.")
     zone: ZoneName = Field("raw", description="The zone `path` is relative to.")
@@ -152,6 +167,9 @@ class SourceConfig(Strict):
         default_factory=dict, description="Explicit schema, column -> Spark SQL type, in file order (csv, json)."
     )
     options: dict[str, str] = Field(default_factory=dict, description="Extra reader options.")
+    volume: VolumeCheck | None = Field(
+        None, description="Fail the run when the input is far smaller or larger than usual (rows per day vs. earlier runs)."
+    )
     malformed: Literal["quarantine", "fail"] = Field(
         "quarantine",
         description="csv, json: a line that does not parse with `columns` (wrong number of fields, a value of the wrong type, "

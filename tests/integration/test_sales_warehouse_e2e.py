@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration
 FIRST, LAST = "1992-01-01", "1992-03-31"
 AUDIT_SQL = (
     "SELECT job, env, status, window_start, run_date, rows_read['lineitem'] AS lineitem, rows_read['orders'] AS orders, "
-    "rows_written['fact_sales'] AS facts, rows_rejected['fact_sales'] AS rejected, validation, error FROM etl_audit.job_runs"
+    "rows_written['fact_sales'] AS facts, rows_malformed['lineitem'] AS malformed, accounting, validation, error "
+    "FROM etl_audit.job_runs"
 )
 
 
@@ -80,7 +81,8 @@ def test_audit_row_of_the_backfill(loaded: Lake) -> None:
     [(orders,)] = query(f"SELECT count(*) FROM {loaded.raw('orders', FIRST, LAST)}")
     assert rows == [
         {"job": "sales_warehouse", "env": "local", "status": "succeeded", "window_start": FIRST, "run_date": LAST,
-         "lineitem": str(lines), "orders": str(orders), "facts": str(lines), "rejected": "0", "validation": "passed", "error": ""}
+         "lineitem": str(lines), "orders": str(orders), "facts": str(lines), "malformed": "0", "validation": "passed", "error": "",
+         "accounting": f"fact_sales: {lines} read from lineitem = 0 malformed + {lines} loaded + 0 quarantined + 0 dropped"}
     ]  # fmt: skip
 
 
