@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     held.add_argument("--run-date", required=True, type=parse_day, metavar="YYYY-MM-DD")
     held.add_argument("--limit", type=int, default=100, help="rows shown per quarantine table (default 100; 0: all)")
 
+    unlock = with_env(command("unlock", cmd_unlock, "remove a job's run lock left by a run that was killed on another host"))
+    unlock.add_argument("job")
+
     check = command("check-config", cmd_check_config, "load and validate all config and suites")
     check.add_argument("--env", help="check this env strictly (its ${VARS} must be set); default: every env")
 
@@ -237,6 +240,19 @@ def cmd_quarantine(conf: ConfigDir, args: argparse.Namespace) -> int:
         print(f"{table} ({feeds}): {total} row(s) quarantined on {args.run_date}", file=sys.stderr)
         for row in shown.toLocalIterator():
             print(json.dumps({"table": table, **row.asDict(recursive=True)}))
+    return 0
+
+
+def cmd_unlock(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl import lock
+
+    config = conf.job(args.job)
+    spark = _session(conf.env(args.env), "etl-unlock")
+    holder = lock.holder_of(spark, config.name)
+    if holder is None or not lock.release(spark, config.name, holder.run_id):
+        print(f"{config.name}: no lock", file=sys.stderr)
+        return 0
+    print(f"{config.name}: removed the lock of run {holder.run_id} (pid {holder.pid} on {holder.host})", file=sys.stderr)
     return 0
 
 

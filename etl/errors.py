@@ -25,6 +25,10 @@ class VolumeAnomaly(EtlError):
     """A source far smaller or larger than in the job's earlier runs: nothing was written."""
 
 
+class JobLocked(EtlError):
+    """Another run of the job holds its lock."""
+
+
 class LoadError(EtlError):
     """A write that cannot be done as configured (schema mismatch, bad mode for the format)."""
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 
-from etl import audit, fs, quarantine
+from etl import audit, fs, lock, quarantine
 from etl.accounting import Account
 from etl.accounting import failure_line as accounting_failure
 from etl.config import ConfigDir
@@ -85,7 +85,10 @@ class Job:
         record = audit.RunRecord.start(ctx, datetime.now(UTC))
         validations: list[ValidationResult] = []
         marked: dict[str, DataFrame] = {}
+        locked = False
         try:
+            lock.acquire(self.spark, ctx.zones, ctx.job, ctx.run_id)
+            locked = True
             observations = {name: Observation(_observation_name(name)) for name in self.config.sources}
             raw = {name: observed(frame, observations[name]) for name, frame in self.extract(ctx).items()}
             outputs = self._outputs(ctx, {name: well_formed(frame) for name, frame in raw.items()})
@@ -119,6 +122,8 @@ class Job:
             for frame in marked.values():
                 frame.unpersist()
             self._audit(ctx, record)
+            if locked:
+                lock.release(self.spark, ctx.job, ctx.run_id)
         return RunOutcome(record, validations)
 
     def _outputs(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
