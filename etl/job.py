@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 
 from etl import audit, fs, lock, quarantine
 from etl.accounting import Account
@@ -25,7 +26,7 @@ from etl.config import ConfigDir
 from etl.config.loader import describe
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
-from etl.errors import ConfigError, EtlError, RowAccountingFailed, ValidationFailed, VolumeAnomaly
+from etl.errors import ConfigError, EtlError, LoadError, RowAccountingFailed, ValidationFailed, VolumeAnomaly
 from etl.extract import read_source
 from etl.extract.malformed import MALFORMED, malformed_rows, observed, well_formed
 from etl.load import write_table
@@ -110,6 +111,7 @@ class Job:
             failed = [v for v in validations if v.status == "failed"]
             if failed:
                 raise ValidationFailed(_failure_line(failed))
+            self._require_unique_merge_keys(loaded)
             superseded = self._quarantine(ctx, raw, marked, record)
             self._load(ctx, loaded, superseded, on_loaded=lambda name: record.rows_written.update({name: tallies[name].loaded}))
             record.status = "succeeded"
@@ -155,6 +157,23 @@ class Job:
         record.accounting = "; ".join(account.equation() for account in accounts)
         if not all(account.balanced for account in accounts):
             raise RowAccountingFailed(accounting_failure(accounts))
+
+    def _require_unique_merge_keys(self, loaded: Mapping[str, DataFrame]) -> None:
+        """A merge with two new rows for one key has no right answer (Delta and Iceberg refuse it, Parquet
+        would keep both): fail before writing, unless a quarantine rule took the duplicates out."""
+        for name, target in self.config.targets.items():
+            if target.mode != "merge":
+                continue
+            keys = target.merge_keys
+            repeated = loaded[name].groupBy(*keys).count().where(F.col("count") > 1)
+            found = repeated.orderBy(*keys).limit(3).collect()
+            if found:
+                shown = ", ".join(str(tuple(row[key] for key in keys)) for row in found)
+                raise LoadError(
+                    f"{target.table}: merge keys ({', '.join(keys)}) repeat in the new data, nothing was written: {repeated.count()} "
+                    f"key(s), such as {shown}; quarantine them (expect_column_values_to_be_unique or "
+                    "expect_compound_columns_to_be_unique with severity quarantine) or fix the source"
+                )
 
     def _check_volumes(self, ctx: RunContext, rows_read: Mapping[str, int]) -> None:
         days = len(list(ctx.window.days()))

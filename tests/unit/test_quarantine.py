@@ -17,7 +17,7 @@ from etl.cli import main
 from etl.config import ConfigDir
 from etl.config.models import EnvConfig
 from etl.context import DateWindow, RunContext, new_run_id
-from etl.errors import RowAccountingFailed
+from etl.errors import LoadError, RowAccountingFailed
 from etl.job import Job
 from etl.transform.rules import drop_where
 from etl.zones import Zones, local_path
@@ -219,3 +219,69 @@ def test_rows_lost_without_a_named_rule_fail_the_run_before_any_write(  # type: 
     assert not spark.catalog.tableExists("unit_quarantine.lossy")
     audit = audit_row(spark, ctx.run_id)
     assert (audit["status"], audit["error"], audit["rows_written"]) == ("failed", expected, {})
+
+
+MERGE_YAML = """
+description: Lines upserted on their id.
+class: tests.unit.test_quarantine:Upsert
+sources:
+  lines:
+    format: csv
+    path: unit_quarantine/dup_keys
+    date_partition: dt
+    columns: {{line_id: bigint, sku: string, qty: int, price: 'decimal(10,2)'}}
+targets:
+  sold:
+    table: unit_quarantine.{table}
+    mode: merge
+    merge_keys: [line_id]
+    rows_from: lines
+    {suite}
+"""
+UNIQUE_KEYS_YAML = """
+expectations:
+  - type: expect_column_values_to_be_unique
+    kwargs: {column: line_id}
+    severity: quarantine
+    name: duplicate_line_id
+"""
+DUPLICATE_KEYS = "line_id,sku,qty,price\n1,A-1,2,10.00\n1,A-1b,3,10.00\n2,A-2,1,5.00\n"
+
+
+class Upsert(Job):
+    def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        return {"sold": sources["lines"]}
+
+
+def merge_job(spark: SparkSession, env: EnvConfig, tmp_path: Path, table: str, with_suite: bool) -> Job:
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO_CONF / "env", conf / "env")
+    shutil.copy(REPO_CONF / "base.yaml", conf / "base.yaml")
+    (conf / "jobs").mkdir()
+    (conf / "expectations").mkdir()
+    (conf / "jobs" / "tinyq.yaml").write_text(MERGE_YAML.format(table=table, suite="suite: unique_keys" if with_suite else ""))
+    (conf / "expectations" / "unique_keys.yaml").write_text(UNIQUE_KEYS_YAML)
+    config_dir = ConfigDir(conf, environ={})
+    return Upsert(spark, config_dir.job("tinyq"), env, config_dir)
+
+
+def test_duplicate_merge_keys_fail_the_run_unless_quarantined(  # type: ignore[no-untyped-def]
+    spark: SparkSession, env: EnvConfig, zones: Zones, tmp_path: Path, make_ctx
+) -> None:
+    land(zones, "dup_keys", DUPLICATE_KEYS)
+    with pytest.raises(LoadError) as error:
+        merge_job(spark, env, tmp_path / "plain", "merged_plain", with_suite=False).run(make_ctx(D1, job="tinymerge"))
+    assert str(error.value) == (
+        "unit_quarantine.merged_plain: merge keys (line_id) repeat in the new data, nothing was written: 1 key(s), such as (1,); "
+        "quarantine them (expect_column_values_to_be_unique or expect_compound_columns_to_be_unique with severity quarantine) "
+        "or fix the source"
+    )
+    assert not spark.catalog.tableExists("unit_quarantine.merged_plain")
+
+    outcome = merge_job(spark, env, tmp_path / "guarded", "merged_guarded", with_suite=True).run(make_ctx(D1, job="tinymerge"))
+    assert [tuple(r) for r in spark.table("unit_quarantine.merged_guarded").collect()] == [(2, "A-2", 1, Decimal("5.00"), D1)]
+    assert sorted(r.record for r in spark.table("quarantine.merged_guarded").collect()) == [
+        '{"line_id":1,"sku":"A-1","qty":2,"price":10.00,"dt":"2024-06-01"}',
+        '{"line_id":1,"sku":"A-1b","qty":3,"price":10.00,"dt":"2024-06-01"}',
+    ]
+    assert outcome.record.accounting == "sold: 3 read from lines = 0 malformed + 1 loaded + 2 quarantined + 0 dropped"
