@@ -170,6 +170,11 @@ class SourceConfig(Strict):
     volume: VolumeCheck | None = Field(
         None, description="Fail the run when the input is far smaller or larger than usual (rows per day vs. earlier runs)."
     )
+    schema_drift: Literal["fail", "ignore"] = Field(
+        "fail",
+        description="json: a field no declared column names, or a declared column no record has, stops the run (fail), "
+        "or is ignored (ignore: new fields are not read, missing ones read as null). CSV headers are always checked.",
+    )
     malformed: Literal["quarantine", "fail"] = Field(
         "quarantine",
         description="csv, json: a line that does not parse with `columns` (wrong number of fields, a value of the wrong type, "
@@ -187,6 +192,8 @@ class SourceConfig(Strict):
             raise ValueError(f"format '{self.format}' needs 'columns': an explicit schema, never inferred")
         if self.format not in ("csv", "json") and "malformed" in self.model_fields_set:
             raise ValueError("'malformed' is for formats csv and json")
+        if self.format != "json" and "schema_drift" in self.model_fields_set:
+            raise ValueError("'schema_drift' is for format json (a CSV header must always match the columns)")
         if self.optional and (self.format != "table" or not self.columns):
             raise ValueError("'optional' is for format 'table' and needs 'columns' (the schema of the empty result)")
         return self

@@ -45,6 +45,8 @@ def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunCo
     if source.date_partition:
         reader = reader.option("basePath", base)
     frame = reader.options(**source.options).load(paths)
+    if source.format == "json" and source.schema_drift == "fail":
+        _require_declared_fields(spark, name, source, paths)
     if source.date_partition:
         frame = frame.withColumn(source.date_partition, F.col(source.date_partition).cast("date"))
         if not source.allow_empty:
@@ -64,6 +66,21 @@ def _partition_paths(spark: SparkSession, name: str, source: SourceConfig, ctx: 
             f"source {name}: no input for {len(missing)} of the {len(wanted)} day(s) of {ctx.window}: {shown} missing under {base}"
         )
     return [f"{base}/{folder}" for folder in wanted]
+
+
+def _require_declared_fields(spark: SparkSession, name: str, source: SourceConfig, paths: list[str]) -> None:
+    """JSON has no header: one pass over the records' keys finds fields the config does not declare (which
+    the reader would silently skip) and declared columns no record has (which would silently read as null)."""
+    keys = spark.read.text(paths).select(F.explode(F.json_object_keys("value")).alias("key")).distinct()
+    found = {row.key for row in keys.collect()}
+    new = sorted(found - set(source.columns))
+    missing = [column for column in source.columns if column not in found]
+    if found and (new or missing):
+        problems = ([f"new field(s) {', '.join(new)}"] if new else []) + ([f"no record has {', '.join(missing)}"] if missing else [])
+        raise SourceError(
+            f"source {name}: schema drift: {' and '.join(problems)} (declared columns: {', '.join(source.columns)}); "
+            "declare the fields under `columns`, or set `schema_drift: ignore` on the source"
+        )
 
 
 def _require_rows_every_day(frame: DataFrame, name: str, key: str, ctx: RunContext) -> None:

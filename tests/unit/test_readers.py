@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import Observation, SparkSession
 
 from etl.config.models import SourceConfig
+from etl.errors import SourceError
 from etl.extract import read_source
 from etl.extract.malformed import malformed_rows, observed, well_formed
 from etl.zones import Zones, local_path
@@ -125,4 +126,43 @@ def test_csv_header_must_match_the_declared_columns(spark: SparkSession, zones: 
     assert one_line(error.value) == (
         "IllegalArgumentException: Number of column in CSV header is not equal to number of fields in the schema: "
         f"Header length: 3, schema size: 2 CSV file: {zones.raw}/unit_readers/shifted/dt={D1}/part.csv"
+    )
+
+
+def json_day(zones: Zones, name: str, lines: list[dict]) -> None:
+    root = local_path(zones.raw)
+    assert root is not None
+    folder = root / "unit_readers" / name / f"dt={D1}"
+    folder.mkdir(parents=True)
+    (folder / "part.json").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+
+
+def test_json_schema_drift_is_an_error_unless_ignored(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    # The producer renamed amount to total_amount and added a currency.
+    json_day(zones, "drifted", [{"id": 1, "total_amount": "2.50", "currency": "EUR"}, {"id": 2, "total_amount": "1.00"}])
+    source = SourceConfig(
+        format="json", path="unit_readers/drifted", date_partition="dt", columns={"id": "bigint", "amount": "decimal(10,2)"}
+    )
+    with pytest.raises(SourceError) as error:
+        read_source(spark, "payments", source, make_ctx(D1))
+    assert str(error.value) == (
+        "source payments: schema drift: new field(s) currency, total_amount and no record has amount (declared columns: id, amount); "
+        "declare the fields under `columns`, or set `schema_drift: ignore` on the source"
+    )
+    ignoring = source.model_copy(update={"schema_drift": "ignore"})
+    frame = well_formed(read_source(spark, "payments", ignoring, make_ctx(D1)))
+    assert sorted(tuple(r) for r in frame.select("id", "amount").collect()) == [(1, None), (2, None)]
+
+
+def test_csv_with_an_unexpected_new_column_is_an_error(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    from py4j.protocol import Py4JJavaError
+
+    from etl.job import one_line
+
+    source = csv_source(zones, "widened", "id,amount,currency\n1,2.50,EUR\n", {"id": "bigint", "amount": "decimal(10,2)"})
+    with pytest.raises(Py4JJavaError) as error:
+        read_source(spark, "widened", source, make_ctx(D1)).collect()
+    assert one_line(error.value) == (
+        "IllegalArgumentException: Number of column in CSV header is not equal to number of fields in the schema: "
+        f"Header length: 3, schema size: 2 CSV file: {zones.raw}/unit_readers/widened/dt={D1}/part.csv"
     )
