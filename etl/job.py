@@ -106,11 +106,11 @@ class Job:
             self._account(record, tallies)
             self._check_volumes(ctx, record.rows_read)
             loaded = {name: loaded_rows(frame) for name, frame in marked.items()}
-            validations = self._validate(ctx, loaded, marked, tallies)
+            validations, report = self._validate(ctx, loaded, marked, tallies)
             record.validation = overall_status(validations)
             failed = [v for v in validations if v.status == "failed"]
             if failed:
-                raise ValidationFailed(_failure_line(failed))
+                raise ValidationFailed(_failure_line(failed) + (f" (report: {report})" if report else ""))
             self._require_unique_merge_keys(loaded)
             superseded = self._quarantine(ctx, raw, marked, record)
             self._load(ctx, loaded, superseded, on_loaded=lambda name: record.rows_written.update({name: tallies[name].loaded}))
@@ -188,9 +188,10 @@ class Job:
 
     def _validate(
         self, ctx: RunContext, loaded: Mapping[str, DataFrame], marked: Mapping[str, DataFrame], tallies: Mapping[str, Tally]
-    ) -> list[ValidationResult]:
+    ) -> tuple[list[ValidationResult], str | None]:
+        """The results of every target's suite, and the URI of the run's report page."""
         if not self.suites:
-            return []
+            return [], None
         validator = Validator()
         results = []
         for name, suite in self.suites.items():
@@ -205,8 +206,10 @@ class Job:
             for outcome in result.failures("quarantine"):
                 log.warning("%s: %s rows quarantined: %s", name, outcome.unexpected_count, outcome.describe())
             results.append(result)
-        write_report(self.spark, ctx, self.config, results)  # report.html next to the JSON; never fails the run
-        return results
+        report = write_report(self.spark, ctx, self.config, results)  # report.html next to the JSON; never fails the run
+        if report:
+            log.info("validation report: %s", report)
+        return results, report
 
     def _quarantine(
         self, ctx: RunContext, raw: Mapping[str, DataFrame], marked: Mapping[str, DataFrame], record: audit.RunRecord

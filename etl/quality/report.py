@@ -228,16 +228,18 @@ def day_uri(zones: Zones, job: str, run_date: date | str) -> str:
     return zones.uri("dq", job, f"run_date={run_date}")
 
 
-def write_report(spark: SparkSession, ctx: RunContext, config: JobConfig, results: Sequence[ValidationResult]) -> None:
-    """The job's page, next to its JSON. A page that cannot be written does not fail the load: the
-    JSON is the record, and `etl report` renders the page from it."""
+def write_report(spark: SparkSession, ctx: RunContext, config: JobConfig, results: Sequence[ValidationResult]) -> str | None:
+    """The job's page, next to its JSON; returns its URI. A page that cannot be written does not fail
+    the load (None): the JSON is the record, and `etl report` renders the page from it."""
     uri = join(day_uri(ctx.zones, ctx.job, ctx.run_date), ctx.run_id, REPORT_NAME)
     try:
         run = RunInfo(ctx.job, ctx.run_id, str(ctx.run_date), ctx.env, str(ctx.window), _tables(config))
         stored = {result.target: json.loads(result.to_json()) for result in results}  # as the JSON files hold it: the same page either way
         fs.write_text(spark, uri, render_report(run, stored))
+        return uri
     except Exception as error:
         log.error("could not write the validation report %s: %s: %s", uri, type(error).__name__, error)
+        return None
 
 
 class Store(Protocol):
