@@ -272,3 +272,28 @@ def test_a_page_that_cannot_be_rendered_does_not_fail_the_run(
     with caplog.at_level(logging.ERROR, logger="etl.quality.report"):
         write_report(spark, make_ctx(DAY, job="shop"), conf.job("sales_warehouse"), [broken])
     assert "could not write the validation report" in caplog.text
+
+
+def test_quarantine_rules_show_with_the_rows_they_held_back(spark: SparkSession) -> None:
+    from etl.quality.validate import QuarantineOutcome
+
+    frame = spark.createDataFrame([(1, "a")], "item int, name string")
+    suite = SuiteConfig.model_validate(
+        {
+            "name": "held",
+            "expectations": [
+                {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "name"}, "severity": "quarantine"},
+                {"type": "expect_column_values_to_be_between", "kwargs": {"column": "item", "min_value": 0}, "severity": "quarantine",
+                 "name": "positive"},
+            ],
+        }
+    )  # fmt: skip
+    # 4 rows checked, 3 of them held back for a null name (the loaded frame is what Great Expectations would see)
+    outcome = QuarantineOutcome(4, {"expect_column_values_to_not_be_null(name)": 3, "positive": 0}, {})
+    result = Validator().validate(frame, suite, "held", outcome)
+    page = parse(render_report(RUN, {"held": json.loads(result.to_json())}))
+    assert page.sections == [{"target": "held", "suite": "held", "status": "warned"}]
+    assert cells(page, "held", "type", "severity", "outcome", "element-count", "unexpected-count", "unexpected-percent") == [
+        ("expect_column_values_to_not_be_null", "quarantine", "failed", "4", "3", "75%"),
+        ("expect_column_values_to_be_between", "quarantine", "passed", "4", "0", "0%"),
+    ]
