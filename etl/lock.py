@@ -51,11 +51,11 @@ class Holder:
         if self.host != socket.gethostname():
             return False
         try:
-            os.kill(self.pid, 0)
+            os.kill(self.pid, 0)  # signal 0: only asks whether the process exists
         except ProcessLookupError:
             return True
-        except PermissionError:
-            return False
+        except PermissionError:  # it exists, as another user's
+            pass
         return False
 
 

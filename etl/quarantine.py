@@ -51,10 +51,14 @@ def tables_of(config: JobConfig) -> dict[str, str]:
 
 
 def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, count: int) -> list[str]:
-    """Replace the run date's partition of the table with rows (record, rules, source_file); returns
-    the folders to delete once the run has loaded. Nothing to write and no table yet: nothing is created."""
-    if count == 0 and not catalog.table_exists(spark, table):
-        return []
+    """Replace the run date's partition of the table with rows (record, rules, source_file), `count` of
+    them; returns the folders to delete once the run has loaded. Nothing to write and no table yet:
+    nothing is created."""
+    if count == 0:
+        if not catalog.table_exists(spark, table):
+            return []
+        # An empty partition, without evaluating `rows`: for malformed lines that would parse the source again.
+        rows = spark.createDataFrame([], SCHEMA).select("record", "rules", "source_file")
     frame = rows.select(
         "record",
         F.col("rules").cast(SCHEMA["rules"].dataType).alias("rules"),  # the table's array may hold nulls; the data's never does

@@ -55,6 +55,15 @@ def test_parquet_and_table_sources(spark: SparkSession, zones: Zones, make_ctx) 
         read_source(spark, "previous", SourceConfig(format="table", table="unit_readers.not_yet"), make_ctx(D1))
 
 
+def json_day(zones: Zones, name: str, lines: list[str]) -> None:
+    """One day (D1) of JSON lines under <raw>/unit_readers/<name>."""
+    root = local_path(zones.raw)
+    assert root is not None
+    folder = root / "unit_readers" / name / f"dt={D1}"
+    folder.mkdir(parents=True)
+    (folder / "part.json").write_text("\n".join(lines) + "\n")
+
+
 def csv_source(zones: Zones, name: str, text: str, columns: dict[str, str], malformed: str = "quarantine") -> SourceConfig:
     """One day (D1) of a CSV extract under <raw>/unit_readers/<name>, and its source config."""
     root = local_path(zones.raw)
@@ -102,12 +111,7 @@ def test_malformed_csv_lines_are_split_off_with_their_raw_text(spark: SparkSessi
 
 
 def test_broken_json_records_and_wrong_types_are_malformed(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
-    root = local_path(zones.raw)
-    assert root is not None
-    folder = root / "unit_readers" / "broken_json" / f"dt={D1}"
-    folder.mkdir(parents=True)
-    lines = ['{"id": 1, "name": "a"}', '{"id": "one", "name": "b"}', '{"id": 3, "name": ', '{"id": 4}']
-    (folder / "part.json").write_text("\n".join(lines) + "\n")
+    json_day(zones, "broken_json", ['{"id": 1, "name": "a"}', '{"id": "one", "name": "b"}', '{"id": 3, "name": ', '{"id": 4}'])
     source = SourceConfig(format="json", path="unit_readers/broken_json", date_partition="dt", columns={"id": "bigint", "name": "string"})
     frame = observed(read_source(spark, "broken_json", source, make_ctx(D1)), Observation("unit_readers_broken_json"))
     assert sorted(tuple(r) for r in well_formed(frame).select("id", "name").collect()) == [(1, "a"), (4, None)]
@@ -129,17 +133,10 @@ def test_csv_header_must_match_the_declared_columns(spark: SparkSession, zones: 
     )
 
 
-def json_day(zones: Zones, name: str, lines: list[dict]) -> None:
-    root = local_path(zones.raw)
-    assert root is not None
-    folder = root / "unit_readers" / name / f"dt={D1}"
-    folder.mkdir(parents=True)
-    (folder / "part.json").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-
-
 def test_json_schema_drift_is_an_error_unless_ignored(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
     # The producer renamed amount to total_amount and added a currency.
-    json_day(zones, "drifted", [{"id": 1, "total_amount": "2.50", "currency": "EUR"}, {"id": 2, "total_amount": "1.00"}])
+    records = [{"id": 1, "total_amount": "2.50", "currency": "EUR"}, {"id": 2, "total_amount": "1.00"}]
+    json_day(zones, "drifted", [json.dumps(record) for record in records])
     source = SourceConfig(
         format="json", path="unit_readers/drifted", date_partition="dt", columns={"id": "bigint", "amount": "decimal(10,2)"}
     )

@@ -47,11 +47,12 @@ def raw_items(zones: Zones) -> None:
     land(zones, "items", D1, "item,price\n1,10.00\n2,20.50\n3,99.99\n")  # as tests/unit/test_job.py lands it
 
 
-def record(zones: Zones, job: str, first: date, last: date, rows: int, status: str, started: datetime) -> audit.RunRecord:
+def log_run(spark: SparkSession, zones: Zones, job: str, first: date, last: date, rows: int, status: str, started: datetime) -> None:
+    """An earlier run's audit row, as the job would have written it."""
     ctx = RunContext(job=job, env="test", window=DateWindow(first, last), run_id=new_run_id(started), zones=zones)
     run = audit.RunRecord.start(ctx, started)
     run.rows_read, run.status, run.ended_at = {"items": rows}, status, started
-    return run
+    audit.write_run(spark, ctx, run)
 
 
 def test_a_run_reading_far_fewer_rows_than_usual_fails_before_writing(
@@ -68,8 +69,7 @@ def test_a_run_reading_far_fewer_rows_than_usual_fails_before_writing(
         ("someother", 3, "succeeded", date(2024, 4, 5), date(2024, 4, 5)),
     ]
     for number, (job, rows, status, first, last) in enumerate(history):
-        run = record(zones, job, first, last, rows, status, start + timedelta(days=number))
-        audit.write_run(spark, RunContext(job, "test", DateWindow(first, last), run.run_id, zones), run)
+        log_run(spark, zones, job, first, last, rows, status, start + timedelta(days=number))
 
     job = make_job(spark, env, tmp_path, "volume_checked")
     items = job.config.sources["items"].model_copy(update={"volume": CHECK})
