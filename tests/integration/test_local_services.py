@@ -92,7 +92,10 @@ def listening(pids: list[int]) -> set[tuple[ipaddress.IPv4Address | ipaddress.IP
     owned = set()
     for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
-            target = os.readlink(fd)
+            try:
+                target = os.readlink(fd)
+            except FileNotFoundError:  # the process closed this descriptor while we listed them
+                continue
             if target.startswith("socket:[") and target[8:-1] in by_inode:
                 owned.add(by_inode[target[8:-1]])
     return owned
