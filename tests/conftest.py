@@ -16,6 +16,7 @@ from etl.config.models import EnvConfig
 from etl.context import DateWindow, RunContext, new_run_id
 from etl.session import build_session, stop_session
 from etl.zones import Zones
+from tests.leaks import OUTPUTS, SECRETS, leaks, record_output
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,3 +57,22 @@ def make_ctx(zones: Zones):  # type: ignore[no-untyped-def]
         return RunContext(job=job, env="test", window=DateWindow(first, last or first), run_id=new_run_id(), zones=zones)
 
     return make
+
+
+# --- the secrets check over the whole run (tests/leaks.py) ----------------------------------------------
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for section, text in report.sections:
+        record_output(f"{report.nodeid}: {section}", text)
+    if report.longrepr:
+        record_output(f"{report.nodeid}: failure", report.longreprtext)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_output(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Set up first, so torn down last: after every server has stopped and left its logs."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    found = leaks(SECRETS, OUTPUTS, [base])
+    assert found == [], f"a test secret was printed or written: {found}"

@@ -19,6 +19,7 @@ import pytest
 from etl.dev.errors import ServiceUnavailable
 from etl.dev.metastore import HiveMetastore, metastore_service
 from etl.dev.s3 import S3Server
+from tests.leaks import record_output, register_secret
 
 REPO = Path(__file__).resolve().parents[2]
 ETL = Path(sys.executable).parent / "etl"
@@ -58,13 +59,12 @@ class Lake:
     root: Path
     env: str = "local"  # the env `sql` queries through
     environ: dict[str, str] = field(default_factory=dict)  # extra variables for every command (endpoints, keys)
-    outputs: list[str] = field(default_factory=list)  # stdout and stderr of every command, for the secrets check
     fetched: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # query -> rows, until the next non-sql command
 
     def etl(self, *args: str) -> Result:
         env = {**os.environ, "ETL_LAKE_ROOT": str(self.root), "ETL_CONF_DIR": str(REPO / "conf"), **self.environ}
         done = subprocess.run([str(ETL), *args], capture_output=True, text=True, env=env, cwd=self.root.parent, timeout=900)
-        self.outputs += [done.stdout, done.stderr]
+        record_output(f"etl {' '.join(args)}", done.stdout + done.stderr)
         if args[:1] != ("sql",):
             self.fetched.clear()
         return Result(done.returncode, done.stdout, done.stderr)
@@ -132,12 +132,29 @@ AWS_ENV = {
     "AWS_SECRET_ACCESS_KEY": "etl-test-secret-8f3a1c",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+register_secret(AWS_ENV["AWS_ACCESS_KEY_ID"])
+register_secret(AWS_ENV["AWS_SECRET_ACCESS_KEY"])
+
+
+def watched(service: HiveMetastore) -> HiveMetastore:
+    """The service, its database password added to the secrets the run is checked for."""
+    register_secret((service.home / "db-password").read_text().strip())
+    return service
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     with S3Server(tmp_path_factory.mktemp("s3-server")) as server:
         yield server
+        # the server keeps objects in memory: copied out, so that the secrets check reads them too
+        copy = tmp_path_factory.mktemp("s3-objects")
+        client = server.client()
+        for bucket in client.list_buckets()["Buckets"]:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+                for item in page.get("Contents", []):
+                    target = copy / bucket["Name"] / item["Key"]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    client.download_file(bucket["Name"], item["Key"], str(target))
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +163,6 @@ def metastore(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> 
     one per test module, so that each module's warehouse database is its own."""
     try:
         with metastore_service(tmp_path_factory.mktemp("metastore"), s3_server.endpoint, AWS_ENV) as service:
-            yield service
+            yield watched(service)
     except ServiceUnavailable as missing:
         pytest.skip(str(missing))

@@ -20,6 +20,7 @@ import pytest
 from etl.dev.errors import ServiceUnavailable
 from etl.dev.metastore import HiveMetastore, metastore_service
 from etl.jars import jar_path
+from tests.integration.conftest import watched
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ open(spec["out"], "w").write(json.dumps(results))
 def metastore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HiveMetastore]:
     try:
         with metastore_service(tmp_path_factory.mktemp("hms")) as service:
-            yield service
+            yield watched(service)
     except ServiceUnavailable as error:
         pytest.skip(str(error))
 
@@ -157,6 +158,7 @@ def test_drop_database_cascade(app: App, metastore: HiveMetastore, tmp_path: Pat
 def test_stop_leaves_nothing_listening_or_running(tmp_path: Path) -> None:
     try:
         with metastore_service(tmp_path) as service:
+            watched(service)
             ports = [service.port, service.database.port]
             pids = [service.running_pid(), service.database.running_pid()]
             assert all(pids)

@@ -38,6 +38,7 @@ from tests.integration.expected import (
     expected_fact_keys,
     fact_keys,
 )
+from tests.leaks import record_output
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +111,9 @@ def submit(cluster: StandaloneCluster, args: list[str], python: Path, cwd: Path,
     assert args[0] == "spark-submit"
     driver_env = {**AWS_ENV, "ETL_BUCKET": BUCKET, "ETL_PREFIX": PREFIX, "ETL_TABLE_FORMAT": "iceberg", "PYSPARK_PYTHON": str(python)}
     driver_env["PYTHONPATH"] = ""
-    return cluster.spark_submit([*settings, *args[1:]], cwd=cwd, env=driver_env, timeout=900)
+    done = cluster.spark_submit([*settings, *args[1:]], cwd=cwd, env=driver_env, timeout=900)
+    record_output(f"spark-submit {' '.join(args[1:])}", done.stdout + done.stderr)
+    return done
 
 
 def test_the_release_is_what_the_steps_point_at(released: list[str]) -> None:

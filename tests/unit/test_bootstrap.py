@@ -3,6 +3,7 @@ script run twice in a sandbox where aws, sudo, dnf and python3.11 are stubs that
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -13,9 +14,13 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore import xform_name
 from botocore.validate import ParamValidator
 
-BOOTSTRAP = Path(__file__).resolve().parents[2] / "bootstrap"
+from etl.config.models import ZONE_NAMES
+
+REPO = Path(__file__).resolve().parents[2]
+BOOTSTRAP = REPO / "bootstrap"
 SCRIPT = BOOTSTRAP / "install-python-deps.sh"
 CONFIGURATIONS = sorted((BOOTSTRAP / "configurations").glob("*.json"))
 REQUIREMENTS_URI = "s3://acme-etl/artifacts/0.1.0/requirements.txt"
@@ -198,3 +203,45 @@ def test_script_wants_one_s3_uri(sandbox: Path, args: list[str]) -> None:
     done = run_script(sandbox, *args)
     assert (done.returncode, done.stderr.strip()) == (2, "usage: install-python-deps.sh s3://bucket/prefix/requirements.txt")
     assert calls(sandbox) == []
+
+
+# --- bootstrap/iam: least privilege, checked against the calls the code makes -------------------------
+
+IAM = BOOTSTRAP / "iam"
+
+
+def policy(name: str) -> dict[str, Any]:
+    document = json.loads((IAM / name).read_text())
+    assert document["Version"] == "2012-10-17"
+    return document
+
+
+def api_calls(module: str, service: str) -> set[str]:
+    """The operations of `service` that etl/emr/<module> calls on a boto3 client (by the client method names)."""
+    operations = botocore.session.get_session().get_service_model(service).operation_names
+    by_method = {xform_name(operation): operation for operation in operations}
+    tree = ast.parse((REPO / "etl" / "emr" / module).read_text())
+    calls = (node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute))
+    return {by_method[name] for name in calls if name in by_method}
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "service", "prefix"),
+    [("submit-policy.json", "submit.py", "emr", "elasticmapreduce"), ("deploy-policy.json", "deploy.py", "s3", "s3")],
+)
+def test_each_command_policy_allows_exactly_the_calls_the_command_makes(name: str, module: str, service: str, prefix: str) -> None:
+    [statement] = policy(name)["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert set(statement["Action"]) == {f"{prefix}:{operation}" for operation in api_calls(module, service)} != set()
+    assert "*" not in statement["Resource"].split(":")[-1].split("/")[0]  # one cluster, one bucket: never any
+
+
+def test_the_cluster_policy_reads_raw_and_writes_every_other_zone_under_the_prefix_only() -> None:
+    statements = {statement["Sid"]: statement for statement in policy("cluster-lake-policy.json")["Statement"]}
+    read = statements["ReadReleasesAndRawLandingData"]
+    assert read["Action"] == ["s3:GetObject"]
+    assert read["Resource"] == ["arn:aws:s3:::BUCKET/artifacts/*", "arn:aws:s3:::BUCKET/PREFIX/raw/*"]
+    write = statements["WriteTheZonesTheJobsWrite"]
+    assert write["Resource"] == [f"arn:aws:s3:::BUCKET/PREFIX/{zone}/*" for zone in ZONE_NAMES if zone != "raw"]
+    assert statements["ListTheLakeAndArtifactsPrefixesOnly"]["Condition"] == {"StringLike": {"s3:prefix": ["PREFIX/*", "artifacts/*"]}}
+    assert all(statement["Effect"] == "Allow" and "*" not in json.dumps(statement["Action"]) for statement in statements.values())
