@@ -32,8 +32,20 @@ from etl.extract.malformed import MALFORMED, malformed_rows, observed, well_form
 from etl.load import write_table
 from etl.quality import ValidationResult, Validator
 from etl.quality.report import write_report
-from etl.quality.routing import Tally, loaded_rows, mark, quarantine_rules, quarantined_rows, samples, tally
-from etl.quality.validate import QuarantineOutcome, overall_status
+from etl.quality.routing import (
+    FAILED_CHECKS,
+    FAILED_RULES,
+    Rule,
+    Tally,
+    loaded_rows,
+    mark,
+    quarantine_rules,
+    quarantined_rows,
+    row_checks,
+    samples,
+    tally,
+)
+from etl.quality.validate import Counted, overall_status
 from etl.secrets import mask
 from etl.volume import earlier_rates
 from etl.volume import judge as judge_volume
@@ -94,10 +106,12 @@ class Job:
             raw = {name: observed(frame, observations[name]) for name, frame in self.extract(ctx).items()}
             outputs = self._outputs(ctx, {name: well_formed(frame) for name, frame in raw.items()})
             rules = {name: quarantine_rules(self.suites.get(name)) for name in outputs}
-            # Materialize each output once, marked with what becomes of each row: validation, quarantine
-            # and the write all read the cache, and the counting pass fills in the sources' observations.
-            marked = {name: mark(frame, rules[name]).persist(StorageLevel.MEMORY_AND_DISK) for name, frame in outputs.items()}
-            tallies = {name: tally(frame, rules[name]) for name, frame in marked.items()}
+            checks = {name: row_checks(self.suites.get(name)) for name in outputs}
+            # Materialize each output once, marked with what becomes of each row and the row-level checks
+            # it fails: validation, quarantine and the write all read the cache, and the counting pass
+            # fills in the sources' observations.
+            marked = {name: mark(frame, rules[name], checks[name]).persist(StorageLevel.MEMORY_AND_DISK) for name, frame in outputs.items()}
+            tallies = {name: tally(frame, rules[name], checks[name]) for name, frame in marked.items()}
             read = _observed(self.spark, observations, marked)
             record.rows_read = {name: counts["rows"] for name, counts in read.items()}
             record.rows_malformed = {name: counts["malformed"] for name, counts in read.items() if MALFORMED in raw[name].columns}
@@ -106,7 +120,7 @@ class Job:
             self._account(record, tallies)
             self._check_volumes(ctx, record.rows_read)
             loaded = {name: loaded_rows(frame) for name, frame in marked.items()}
-            validations, report = self._validate(ctx, loaded, marked, tallies)
+            validations, report = self._validate(ctx, loaded, marked, tallies, rules, checks)
             record.validation = overall_status(validations)
             failed = [v for v in validations if v.status == "failed"]
             if failed:
@@ -187,7 +201,13 @@ class Job:
             raise VolumeAnomaly("unusual input volume, nothing was written: " + "; ".join(found))
 
     def _validate(
-        self, ctx: RunContext, loaded: Mapping[str, DataFrame], marked: Mapping[str, DataFrame], tallies: Mapping[str, Tally]
+        self,
+        ctx: RunContext,
+        loaded: Mapping[str, DataFrame],
+        marked: Mapping[str, DataFrame],
+        tallies: Mapping[str, Tally],
+        rules: Mapping[str, list[Rule]],
+        checks: Mapping[str, list[Rule]],
     ) -> tuple[list[ValidationResult], str | None]:
         """The results of every target's suite, and the URI of the run's report page."""
         if not self.suites:
@@ -196,8 +216,15 @@ class Job:
         results = []
         for name, suite in self.suites.items():
             counts = tallies[name]
-            quarantine = QuarantineOutcome(counts.loaded + counts.quarantined, counts.per_rule, samples(marked[name], suite, counts))
-            result = validator.validate(loaded[name], suite, name, quarantine)
+            counted = Counted(
+                judged=counts.loaded + counts.quarantined,
+                loaded=counts.loaded,
+                per_rule=counts.per_rule,
+                per_check=counts.per_check,
+                rule_samples=samples(marked[name], FAILED_RULES, rules[name], counts.per_rule),
+                check_samples=samples(marked[name], FAILED_CHECKS, checks[name], counts.per_check),
+            )
+            result = validator.validate(loaded[name], suite, name, counted)
             fs.write_text(
                 self.spark, ctx.zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id, f"{name}.json"), result.to_json()
             )

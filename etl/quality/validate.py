@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pyspark.sql import DataFrame
 
 from etl.config.models import SuiteConfig
-from etl.quality.rules import rule_name
+from etl.quality.rules import check_name, is_row_level, rule_name
 from etl.quality.suite import GE_SEVERITY, build_expectations, meta
 
 Status = Literal["passed", "warned", "failed", "skipped"]
@@ -55,54 +55,70 @@ class ValidationResult:
 
 
 class Validator:
-    """One ephemeral Great Expectations context per run, shared by the run's suites."""
+    """One ephemeral Great Expectations context per run, shared by the run's suites, made when a suite
+    first needs Great Expectations to evaluate something."""
 
     def __init__(self) -> None:
+        self._batch_definition: Any = None
+
+    def _batch(self, df: DataFrame) -> Any:
+        if self._batch_definition is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+            asset = context.data_sources.add_spark(name="etl").add_dataframe_asset(name="output")
+            self._batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+        return self._batch_definition.get_batch(batch_parameters={"dataframe": df})
+
+    def validate(self, df: DataFrame, suite: SuiteConfig, target: str, counted: Counted | None = None) -> ValidationResult:
+        """The suite's results over the rows that will load (`df`). With `counted` (the counting pass's
+        figures), quarantine rules and row-level checks come from it, in Great Expectations' shape, and
+        Great Expectations itself evaluates only the rest (aggregates, `mostly`); without it, everything
+        but the quarantine rules."""
         import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        self._context = gx.get_context(mode="ephemeral")
-        self._context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        self._asset = self._context.data_sources.add_spark(name="etl").add_dataframe_asset(name="output")
-        self._batch_definition = self._asset.add_batch_definition_whole_dataframe("whole")
-
-    def validate(self, df: DataFrame, suite: SuiteConfig, target: str, quarantine: QuarantineOutcome | None = None) -> ValidationResult:
-        """Great Expectations checks the rows that will load (error and warn); the quarantine rules were
-        applied before, and their counts join the result in Great Expectations' shape."""
-        import great_expectations as gx
-
-        built = zip(suite.expectations, build_expectations(suite), strict=True)
-        checked = [expectation for config, expectation in built if config.severity != "quarantine"]
+        built = zip(suite.expectations, build_expectations(suite), strict=True)  # checks every expectation's arguments
+        evaluated = [e for config, e in built if config.severity != "quarantine" and not (counted and is_row_level(config))]
         name = f"{suite.name}:{target}"
-        if checked:
-            batch = self._batch_definition.get_batch(batch_parameters={"dataframe": df})
-            result = batch.validate(gx.ExpectationSuite(name=name, expectations=checked)).to_json_dict()
+        if evaluated:
+            result = self._batch(df).validate(gx.ExpectationSuite(name=name, expectations=evaluated)).to_json_dict()
         else:
             result = {"success": True, "results": [], "suite_name": name, "meta": {"great_expectations_version": gx.__version__}}
-        if quarantine is not None:
-            result = with_quarantine(result, suite, quarantine)
+        if counted is not None:
+            result = with_counted(result, suite, counted)
         outcomes = [outcome_of(item) for item in result["results"]]
         return ValidationResult(target=target, suite=suite.name, outcomes=outcomes, ge_result=result)
 
 
 @dataclass(frozen=True)
-class QuarantineOutcome:
-    """What the quarantine rules of a target found: rows checked, rows failing each rule, a few of their values."""
+class Counted:
+    """What the counting pass found for a target: rows the quarantine rules judged, rows that load,
+    rows failing each quarantine rule (by rule name) and each row-level check (by check name), a few
+    failing values of each."""
 
-    element_count: int
+    judged: int
+    loaded: int
     per_rule: Mapping[str, int]
-    samples: Mapping[str, list[Any]]
+    per_check: Mapping[str, int] = field(default_factory=dict)
+    rule_samples: Mapping[str, list[Any]] = field(default_factory=dict)
+    check_samples: Mapping[str, list[Any]] = field(default_factory=dict)
 
 
-def with_quarantine(result: dict[str, Any], suite: SuiteConfig, quarantine: QuarantineOutcome) -> dict[str, Any]:
-    """The result with one item per quarantine rule, shaped like Great Expectations' own, and the statistics redone."""
+def with_counted(result: dict[str, Any], suite: SuiteConfig, counted: Counted) -> dict[str, Any]:
+    """The result with one item per quarantine rule and row-level check, shaped like Great Expectations'
+    own, and the statistics redone."""
     items = list(result["results"])
-    total = quarantine.element_count
-    for config in suite.expectations:
-        if config.severity != "quarantine":
+    for position, config in enumerate(suite.expectations):
+        if config.severity == "quarantine":
+            name, total, found = rule_name(config), counted.judged, counted.rule_samples
+            unexpected = counted.per_rule.get(name, 0)
+        elif is_row_level(config):
+            name, total, found = check_name(position), counted.loaded, counted.check_samples
+            unexpected = counted.per_check.get(name, 0)
+        else:
             continue
-        rule = rule_name(config)
-        unexpected = quarantine.per_rule.get(rule, 0)
         items.append(
             {
                 "success": unexpected == 0,
@@ -110,13 +126,13 @@ def with_quarantine(result: dict[str, Any], suite: SuiteConfig, quarantine: Quar
                     "type": config.type,
                     "kwargs": dict(config.kwargs),
                     "meta": meta(config),
-                    "severity": GE_SEVERITY["quarantine"],
+                    "severity": GE_SEVERITY[config.severity],
                 },
                 "result": {
                     "element_count": total,
                     "unexpected_count": unexpected,
                     "unexpected_percent": 100.0 * unexpected / total if total else None,
-                    "partial_unexpected_list": quarantine.samples.get(rule, []),
+                    "partial_unexpected_list": found.get(name, []),
                 },
                 "exception_info": {"raised_exception": False, "exception_message": None, "exception_traceback": None},
             }

@@ -129,7 +129,7 @@ def test_an_error_expectation_fails_the_run_before_anything_is_written(
     message = str(error.value)
     assert message == (
         "validation failed, nothing was written: priced: 1 expectation(s) of severity error failed: "
-        "expect_column_values_to_be_between(column=price, min_value=0.0, max_value=100.0): 1 unexpected "
+        "expect_column_values_to_be_between(column=price, min_value=0, max_value=100): 1 unexpected "
         f"(report: {ctx.zones.dq}/tiny/run_date={D2}/{ctx.run_id}/report.html)"
     )
     assert table_rows(spark, "unit_job.guarded") == before  # D1 not rewritten, D2 not added

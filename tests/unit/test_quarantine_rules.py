@@ -6,6 +6,7 @@ our predicate; the counts must be equal. The rows include nulls, bounds and dupl
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,9 +15,10 @@ from pyspark.sql import SparkSession
 from etl.config.models import ExpectationConfig, SuiteConfig
 from etl.errors import ConfigError
 from etl.quality import Validator
-from etl.quality.routing import mark, quarantine_rules, tally
-from etl.quality.rules import FAILING
+from etl.quality.routing import loaded_rows, mark, quarantine_rules, row_checks, tally
+from etl.quality.rules import FAILING, check_name
 from etl.quality.suite import build_expectations
+from etl.quality.validate import Counted
 
 ROWS = [
     (1, 0, "ab"),
@@ -72,6 +74,45 @@ def test_predicates_agree_with_great_expectations(spark: SparkSession) -> None:
     ours = [(config.type, counted[f"case{i}"]) for i, config in enumerate(configs)]
     assert ours == theirs
     assert [count for _, count in ours] == BY_HAND
+
+
+def test_checks_counted_in_the_one_pass_equal_great_expectations_on_the_rows_that_load(spark: SparkSession) -> None:
+    """Row-level error/warn expectations are counted with the quarantine rules, among the rows that load;
+    Great Expectations itself, given those rows, finds the same; an aggregate goes to Great Expectations."""
+    frame = spark.createDataFrame(ROWS, "a int, b int, s string").cache()
+    quarantine = ExpectationConfig(type="expect_column_values_to_not_be_null", kwargs={"column": "s"}, severity="quarantine")
+    checked = [ExpectationConfig(type=kind, kwargs=kwargs, severity="warn") for kind, kwargs in CASES]
+    aggregate = ExpectationConfig(
+        type="expect_column_mean_to_be_between", kwargs={"column": "a", "min_value": 0, "max_value": 3}, severity="warn"
+    )
+    suite = SuiteConfig(name="one_pass", expectations=[quarantine, *checked, aggregate])
+    rules, checks = quarantine_rules(suite), row_checks(suite)
+    assert len(checks) == len(CASES)  # the aggregate is not a check
+    marked = mark(frame, rules, checks).cache()
+    counts = tally(marked, rules, checks)
+    assert (counts.loaded, counts.quarantined) == (6, 3)  # three rows of ROWS have no s
+    counted = Counted(counts.loaded + counts.quarantined, counts.loaded, counts.per_rule, counts.per_check)
+    ours = Validator().validate(loaded_rows(marked), suite, "rows", counted).ge_result["results"]
+    plain = SuiteConfig(name="plain", expectations=[*checked, aggregate])
+    theirs = Validator().validate(loaded_rows(marked), plain, "rows").ge_result["results"]  # Great Expectations for all of them
+
+    def by_expectation(items: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+        """(type, kwargs, unexpected count or observed value); Great Expectations adds a batch_id and writes 2 as 2.0."""
+        found = []
+        for item in items:
+            kwargs = {k: v for k, v in item["expectation_config"]["kwargs"].items() if k != "batch_id"}
+            spelled = json.dumps(json.loads(json.dumps(kwargs), parse_int=float), sort_keys=True)
+            found.append(
+                (item["expectation_config"]["type"], spelled, item["result"].get("unexpected_count", item["result"].get("observed_value")))
+            )
+        return sorted(found)
+
+    assert by_expectation([item for item in ours if item["expectation_config"]["meta"]["severity"] != "quarantine"]) == by_expectation(
+        theirs
+    )
+    # by hand: the rows without s are quarantined, so a (1, 5, 7, 5 and two nulls) has the duplicate 5 only
+    assert counts.per_check[check_name(1 + CASES.index(("expect_column_values_to_be_unique", {"column": "a"})))] == 2
+    assert [item["result"]["observed_value"] for item in ours if item["expectation_config"]["type"] == aggregate.type] == [4.5]
 
 
 def test_an_aggregate_expectation_cannot_quarantine() -> None:

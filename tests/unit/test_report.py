@@ -275,7 +275,7 @@ def test_a_page_that_cannot_be_rendered_does_not_fail_the_run(
 
 
 def test_quarantine_rules_show_with_the_rows_they_held_back(spark: SparkSession) -> None:
-    from etl.quality.validate import QuarantineOutcome
+    from etl.quality.validate import Counted
 
     frame = spark.createDataFrame([(1, "a")], "item int, name string")
     suite = SuiteConfig.model_validate(
@@ -289,7 +289,7 @@ def test_quarantine_rules_show_with_the_rows_they_held_back(spark: SparkSession)
         }
     )  # fmt: skip
     # 4 rows checked, 3 of them held back for a null name (the loaded frame is what Great Expectations would see)
-    outcome = QuarantineOutcome(4, {"expect_column_values_to_not_be_null(name)": 3, "positive": 0}, {})
+    outcome = Counted(judged=4, loaded=1, per_rule={"expect_column_values_to_not_be_null(name)": 3, "positive": 0})
     result = Validator().validate(frame, suite, "held", outcome)
     page = parse(render_report(RUN, {"held": json.loads(result.to_json())}))
     assert page.sections == [{"target": "held", "suite": "held", "status": "warned"}]
