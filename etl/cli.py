@@ -78,13 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("queries", nargs="+", metavar="QUERY", help="one or more queries, run in order in one Spark application")
     sql.add_argument("--format", choices=["csv", "json"], default="csv", help="csv with a header (default) or one JSON object per line")
 
-    from etl.demo.tpch import TPCH_FIRST_DAY, TPCH_LAST_DAY
-
-    demo = with_env(command("demo-data", cmd_demo_data, "write the demo's raw landing data (TPC-H daily extracts) into the raw zone"))
-    demo.add_argument("--scale", type=float, default=0.01, help="TPC-H scale factor (default 0.01; 1 is about 1 GB)")
-    demo.add_argument("--from", dest="first", type=parse_day, default=TPCH_FIRST_DAY, metavar="YYYY-MM-DD")
-    demo.add_argument("--to", dest="last", type=parse_day, default=TPCH_LAST_DAY, metavar="YYYY-MM-DD")
-    demo.add_argument("--seed", type=int, default=7, help="seed of the customer changes")
+    demo = with_env(command("demo-data", cmd_demo_data, "write a demo's raw landing data into the raw zone"))
+    demo.add_argument(
+        "dataset",
+        nargs="?",
+        choices=DEMO_DATASETS,
+        default="tpch",
+        help="tpch: daily TPC-H extracts (sales_warehouse; the default); clickstream: CloudFront access logs (clickstream_sessions)",
+    )
+    demo.add_argument(
+        "--scale", type=float, default=0.01, help="size: TPC-H scale factor (1 is about 1 GB); clickstream: 20,000 visitors a day at 1"
+    )
+    demo.add_argument("--from", dest="first", type=parse_day, metavar="YYYY-MM-DD", help="first day (default: the dataset's first)")
+    demo.add_argument("--to", dest="last", type=parse_day, metavar="YYYY-MM-DD", help="last day (default: the dataset's last)")
+    demo.add_argument("--seed", type=int, default=7, help="seed of everything drawn at random")
 
     report = with_env(command("report", cmd_report, "print the URI of the newest validation report (HTML) of a job's run date"))
     report.add_argument("job")
@@ -192,21 +199,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+DEMO_DATASETS = ("clickstream", "tpch")
+
+
 def cmd_demo_data(conf: ConfigDir, args: argparse.Namespace) -> int:
-    from etl.demo.tpch import generate
+    from etl.demo import clickstream, tpch
 
     env = conf.env(args.env)
+    first, last = {"tpch": (tpch.FIRST_DAY, tpch.LAST_DAY), "clickstream": (clickstream.FIRST_DAY, clickstream.LAST_DAY)}[args.dataset]
     try:
-        window = DateWindow(args.first, args.last)
+        window = DateWindow(args.first or first, args.last or last)
     except ValueError as error:
         raise EtlError(str(error)) from None
     spark = _session(env, "etl-demo-data")
-    summary = generate(spark, Zones.from_env(env), args.scale, window, args.seed, say=lambda line: print(line, file=sys.stderr))
-    print(
-        f"landed {summary.orders} orders, {summary.lineitems} lineitems and {summary.customer_changes} customer changes "
-        f"over {summary.days} days under {Zones.from_env(env).uri('raw', 'tpch')}",
-        file=sys.stderr,
-    )
+    zones = Zones.from_env(env)
+    generate = {"tpch": tpch.generate, "clickstream": clickstream.generate}[args.dataset]
+    summary = generate(spark, zones, args.scale, window, args.seed, say=lambda line: print(line, file=sys.stderr))
+    print(f"landed {summary} under {zones.uri('raw', args.dataset)}", file=sys.stderr)
     return 0
 
 

@@ -114,7 +114,12 @@ class Job:
             tallies = {name: tally(frame, rules[name], checks[name]) for name, frame in marked.items()}
             read = _observed(self.spark, observations, marked)
             record.rows_read = {name: counts["rows"] for name, counts in read.items()}
-            record.rows_malformed = {name: counts["malformed"] for name, counts in read.items() if MALFORMED in raw[name].columns}
+            # a source of the days before the window is context: its malformed lines were its own day's run's
+            record.rows_malformed = {
+                name: counts["malformed"]
+                for name, counts in read.items()
+                if MALFORMED in raw[name].columns and not self.config.sources[name].days_before
+            }
             record.rows_quarantined = {name: t.quarantined for name, t in tallies.items() if rules[name]}
             record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
             self._account(record, tallies)

@@ -1,7 +1,7 @@
 """Quarantine tables: the rows a run did not load, each with the rules it failed.
 
     quarantine.<table>          rows of a target that failed a rule of severity quarantine
-    quarantine.<job>_<source>   lines of a CSV/JSON source that did not parse, as raw text
+    quarantine.<job>_<source>   lines of a CSV, JSON or CloudFront log source that did not parse, as raw text
 
 Every quarantine table has the same columns, whatever the rows' own schema (so a malformed line and a
 row of a drifted schema fit alike): record (the row as JSON with nulls kept, or the raw line), rules
@@ -20,7 +20,7 @@ from pyspark.sql import types as T
 
 from etl import catalog
 from etl.catalog import QUARANTINE_DATABASE
-from etl.config.models import JobConfig, TargetConfig
+from etl.config.models import LINE_FORMATS, JobConfig, TargetConfig
 from etl.context import RunContext
 from etl.load import parquet
 
@@ -45,7 +45,11 @@ def source_table(job: str, source: str) -> str:
 
 def tables_of(config: JobConfig) -> dict[str, str]:
     """Every quarantine table the job's runs may write, by what feeds it: targets.<name> or sources.<name>."""
-    tables = {f"sources.{name}": source_table(config.name, name) for name, s in config.sources.items() if s.format in ("csv", "json")}
+    tables = {
+        f"sources.{name}": source_table(config.name, name)
+        for name, s in config.sources.items()
+        if s.format in LINE_FORMATS and not s.days_before  # a source of the days before only rereads lines
+    }
     tables.update({f"targets.{name}": target_table(target) for name, target in config.targets.items() if target.suite})
     return tables
 

@@ -14,6 +14,7 @@ ZONE_NAMES: tuple[ZoneName, ...] = ("raw", "curated", "quarantine", "dq", "check
 TableFormat = Literal["parquet", "delta", "iceberg"]
 LoadMode = Literal["append", "overwrite", "overwrite_partitions", "merge"]
 Severity = Literal["error", "warn", "quarantine"]
+LINE_FORMATS = ("csv", "json", "cloudfront")  # formats read line by line, whose lines may not parse
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -154,12 +155,22 @@ class VolumeCheck(Strict):
 
 
 class SourceConfig(Strict):
-    format: Literal["csv", "json", "parquet", "table"] = Field(description="How to read it; `table` reads a metastore table.")
+    format: Literal["csv", "json", "parquet", "table", "cloudfront"] = Field(
+        description="How to read it; `table` reads a metastore table; `cloudfront` reads CloudFront standard access logs "
+        "(their own columns: etl/extract/cloudfront.py)."
+    )
     zone: ZoneName = Field("raw", description="The zone `path` is relative to.")
     path: str | None = Field(None, description="Folder under the zone (file formats).")
     table: TableName | None = Field(None, description="database.table (format table).")
     date_partition: Identifier | None = Field(
         None, description="Folder key of daily partitions (e.g. dt for dt=YYYY-MM-DD); the run reads the days of its window."
+    )
+    days_before: int = Field(
+        0,
+        ge=0,
+        description="Read the N days before the run's window instead of the window (needs date_partition): context a "
+        "transform needs, such as the evening before for visits that go on after midnight. Days not landed are skipped; "
+        "their malformed lines are not counted or quarantined again (the run of their own day did).",
     )
     allow_empty: bool = Field(False, description="Accept a daily partition that exists but holds no rows.")
     optional: bool = Field(False, description="format table only: a table that does not exist yet reads as empty, with `columns`.")
@@ -177,7 +188,7 @@ class SourceConfig(Strict):
     )
     malformed: Literal["quarantine", "fail"] = Field(
         "quarantine",
-        description="csv, json: a line that does not parse with `columns` (wrong number of fields, a value of the wrong type, "
+        description="csv, json, cloudfront: a line that does not parse with `columns` (wrong number of fields, a value of the wrong type, "
         "broken JSON) goes with its raw text to quarantine.<job>_<source> (quarantine), or stops the run (fail).",
     )
 
@@ -190,8 +201,12 @@ class SourceConfig(Strict):
             raise ValueError(f"format '{self.format}' needs 'path' (a folder under the zone)")
         if self.format in ("csv", "json") and not self.columns:
             raise ValueError(f"format '{self.format}' needs 'columns': an explicit schema, never inferred")
-        if self.format not in ("csv", "json") and "malformed" in self.model_fields_set:
-            raise ValueError("'malformed' is for formats csv and json")
+        if self.format == "cloudfront" and self.columns:
+            raise ValueError("format 'cloudfront' has its own columns (etl/extract/cloudfront.py): remove 'columns'")
+        if self.format not in LINE_FORMATS and "malformed" in self.model_fields_set:
+            raise ValueError("'malformed' is for formats csv, json and cloudfront")
+        if self.days_before and not self.date_partition:
+            raise ValueError("'days_before' needs 'date_partition' (the days are folders)")
         if self.format != "json" and "schema_drift" in self.model_fields_set:
             raise ValueError("'schema_drift' is for format json (a CSV header must always match the columns)")
         if self.optional and (self.format != "table" or not self.columns):

@@ -32,8 +32,8 @@ from etl.context import DateWindow
 from etl.errors import EtlError
 from etl.zones import Zones
 
-TPCH_FIRST_DAY = date(1992, 1, 1)
-TPCH_LAST_DAY = date(1998, 12, 31)
+FIRST_DAY = date(1992, 1, 1)
+LAST_DAY = date(1998, 12, 31)
 SEGMENTS = ["AUTOMOBILE", "BUILDING", "FURNITURE", "HOUSEHOLD", "MACHINERY"]
 STATIC_TABLES = ["nation", "region", "part", "supplier"]
 
@@ -47,6 +47,9 @@ class DemoSummary:
     orders: int
     lineitems: int
     customer_changes: int
+
+    def __str__(self) -> str:
+        return f"{self.orders} orders, {self.lineitems} lineitems and {self.customer_changes} customer changes over {self.days} days"
 
 
 def tpchgen(scale: float, out: Path) -> None:
@@ -124,7 +127,7 @@ def _write_customer_extracts(source: Path, folder: Path, window: DateWindow, see
         state = {row[0]: row for row in reader}
     keys = sorted(state, key=int)
     changes = 0
-    day = min(TPCH_FIRST_DAY, window.first)
+    day = min(FIRST_DAY, window.first)
     while day <= window.last:
         changed = _change_customers(state, keys, random.Random(f"{seed}:{day}"))
         if day >= window.first:

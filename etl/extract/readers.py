@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from etl import fs
 from etl.config.models import SourceConfig
 from etl.context import RunContext
 from etl.errors import SourceError
+from etl.extract import cloudfront
 from etl.extract.malformed import MALFORMED
 from etl.schema import struct
 
@@ -30,6 +34,24 @@ def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunCo
         return spark.table(str(source.table))
     base = ctx.zones.uri(source.zone, str(source.path))
     paths = _partition_paths(spark, name, source, ctx, base) if source.date_partition else [base]
+    if not paths:  # only the days before the window may be missing
+        frame = _empty(spark, source)
+    elif source.format == "cloudfront":
+        frame = cloudfront.parse(spark.read.option("basePath", base).text(paths))
+        if source.malformed == "fail":
+            frame = _fail_on_malformed(frame, name)
+    else:
+        frame = _file_reader(spark, source, base).load(paths)
+    if source.format == "json" and source.schema_drift == "fail" and paths:
+        _require_declared_fields(spark, name, source, paths)
+    if source.date_partition:
+        frame = frame.withColumn(source.date_partition, F.col(source.date_partition).cast("date"))
+        if not source.allow_empty and not source.days_before:
+            _require_rows_every_day(frame, name, source.date_partition, ctx)
+    return frame
+
+
+def _file_reader(spark: SparkSession, source: SourceConfig, base: str):  # type: ignore[no-untyped-def]
     reader = spark.read.format(source.format)
     if source.format == "csv":
         reader = reader.options(**_CSV_DEFAULTS)
@@ -38,28 +60,49 @@ def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunCo
     if source.format in ("csv", "json"):
         reader = reader.options(**_MALFORMED_MODES[source.malformed])
     if source.columns:
-        schema = struct(source.columns)
-        if source.format in ("csv", "json") and source.malformed == "quarantine":
-            schema = schema.add(MALFORMED, "string")
-        reader = reader.schema(schema)
+        reader = reader.schema(_schema(source))
     if source.date_partition:
         reader = reader.option("basePath", base)
-    frame = reader.options(**source.options).load(paths)
-    if source.format == "json" and source.schema_drift == "fail":
-        _require_declared_fields(spark, name, source, paths)
-    if source.date_partition:
-        frame = frame.withColumn(source.date_partition, F.col(source.date_partition).cast("date"))
-        if not source.allow_empty:
-            _require_rows_every_day(frame, name, source.date_partition, ctx)
-    return frame
+    return reader.options(**source.options)
+
+
+def _schema(source: SourceConfig) -> T.StructType:
+    schema = struct(source.columns)
+    if source.format in ("csv", "json") and source.malformed == "quarantine":
+        schema = schema.add(MALFORMED, "string")
+    return schema
+
+
+def _empty(spark: SparkSession, source: SourceConfig) -> DataFrame:
+    """What the reader gives for no files: its columns, no rows (the partition column is added by the caller)."""
+    key = [F.lit(None).cast("string").alias(str(source.date_partition))]
+    if source.format == "cloudfront":
+        return cloudfront.parse(spark.createDataFrame([], "value string").select("value", *key))
+    return spark.createDataFrame([], _schema(source)).select("*", *key)
+
+
+def _fail_on_malformed(frame: DataFrame, name: str) -> DataFrame:
+    """malformed: fail for a format Spark does not parse itself: the first bad line stops the query."""
+    message = F.concat(F.lit(f"source {name}: malformed line in "), F.input_file_name(), F.lit(": "), F.col(MALFORMED))
+    checked = frame.where(F.when(F.col(MALFORMED).isNull(), F.lit(True)).otherwise(F.raise_error(message).isNull()))
+    return checked.drop(MALFORMED)
+
+
+def _days(source: SourceConfig, ctx: RunContext) -> list[date]:
+    if source.days_before:
+        return [ctx.window.first - timedelta(days=n) for n in range(source.days_before, 0, -1)]
+    return list(ctx.window.days())
 
 
 def _partition_paths(spark: SparkSession, name: str, source: SourceConfig, ctx: RunContext, base: str) -> list[str]:
-    """The folders <base>/<key>=YYYY-MM-DD of the run's window; a clear error if any is missing."""
+    """The folders <base>/<key>=YYYY-MM-DD of the run's window (a clear error if any is missing), or those
+    of the days before it that have landed."""
     key = source.date_partition
     present = set(fs.list_folders(spark, base))
-    wanted = [f"{key}={day.isoformat()}" for day in ctx.window.days()]
+    wanted = [f"{key}={day.isoformat()}" for day in _days(source, ctx)]
     missing = [folder for folder in wanted if folder not in present]
+    if source.days_before:
+        return [f"{base}/{folder}" for folder in wanted if folder in present]
     if missing:
         shown = _first_few(missing)
         raise SourceError(

@@ -24,3 +24,8 @@ def drop_where(frame: DataFrame, rule: str, condition: Column) -> DataFrame:
     identifier(rule)
     earlier = F.col(DROPPED_BY) if DROPPED_BY in frame.columns else F.lit(None).cast("string")
     return frame.withColumn(DROPPED_BY, F.coalesce(earlier, F.when(condition, F.lit(rule))))
+
+
+def kept(frame: DataFrame) -> DataFrame:
+    """The rows no rule dropped: for a transform that derives more from the rows it keeps."""
+    return frame.where(F.col(DROPPED_BY).isNull()) if DROPPED_BY in frame.columns else frame

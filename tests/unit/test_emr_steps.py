@@ -137,7 +137,10 @@ def test_artifacts_default_to_the_envs(tmp_path: Path, capsys: pytest.CaptureFix
             ["sales_warehouse", "--run-date", "1992-01-02", "--artifacts", "/home/me/dist"],
             "artifacts must be an s3://bucket/prefix/ URI (where `etl deploy` put dist/), got '/home/me/dist'",
         ),
-        (["nightly", "--run-date", "1992-01-02", "--artifacts", ARTIFACTS], "conf/jobs/nightly.yaml: not found (known: sales_warehouse)"),
+        (
+            ["nightly", "--run-date", "1992-01-02", "--artifacts", ARTIFACTS],
+            "conf/jobs/nightly.yaml: not found (known: clickstream_sessions, sales_warehouse)",
+        ),
         (["sales_warehouse", "--run-date", "1992-01-02", "--env", "prod", "--artifacts", ARTIFACTS], "conf/env/prod.yaml: no such env"),
         (["sales_warehouse", "--artifacts", ARTIFACTS], "give --run-date D, or --backfill --from D --to D"),
         (
