@@ -97,7 +97,7 @@ class Job:
     def run(self, ctx: RunContext) -> RunOutcome:
         record = audit.RunRecord.start(ctx, datetime.now(UTC))
         validations: list[ValidationResult] = []
-        marked: dict[str, DataFrame] = {}
+        cached: dict[str, DataFrame] = {}
         locked = False
         try:
             lock.acquire(self.spark, ctx.zones, ctx.job, ctx.run_id)
@@ -107,10 +107,12 @@ class Job:
             outputs = self._outputs(ctx, {name: well_formed(frame) for name, frame in raw.items()})
             rules = {name: quarantine_rules(self.suites.get(name)) for name in outputs}
             checks = {name: row_checks(self.suites.get(name)) for name in outputs}
-            # Materialize each output once, marked with what becomes of each row and the row-level checks
-            # it fails: validation, quarantine and the write all read the cache, and the counting pass
-            # fills in the sources' observations.
-            marked = {name: mark(frame, rules[name], checks[name]).persist(StorageLevel.MEMORY_AND_DISK) for name, frame in outputs.items()}
+            # Materialize each output once (an output derived from another, in the order of the targets,
+            # reads the other's cache), then mark what becomes of each row and the row-level checks it
+            # fails: cheap columns over the cache, which validation, quarantine and the write all read. The
+            # counting pass fills in the sources' observations.
+            cached = {name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in outputs.items()}
+            marked = {name: mark(frame, rules[name], checks[name]) for name, frame in cached.items()}
             tallies = {name: tally(frame, rules[name], checks[name]) for name, frame in marked.items()}
             read = _observed(self.spark, observations, marked)
             record.rows_read = {name: counts["rows"] for name, counts in read.items()}
@@ -140,7 +142,7 @@ class Job:
             raise
         finally:
             record.ended_at = datetime.now(UTC)
-            for frame in marked.values():
+            for frame in cached.values():
                 frame.unpersist()
             self._audit(ctx, record)
             if locked:

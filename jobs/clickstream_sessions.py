@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
-from functools import reduce
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -132,21 +131,19 @@ def funnel_daily(sessions: DataFrame) -> DataFrame:
         *(F.count_if(reached[step]).alias(f"sessions_{step}") for step in FUNNEL),
         *(F.count_distinct(F.when(reached[step], F.col("visitor_id"))).alias(f"visitors_{step}") for step in FUNNEL),
     )
-    steps = []
-    for number, step in enumerate(FUNNEL, start=1):
-        previous = FUNNEL[max(number - 2, 0)]
-        steps.append(
-            counts.select(
-                "session_date",
-                F.lit(number).alias("step_number"),
-                F.lit(step).alias("step"),
-                F.col(f"sessions_{step}").alias("sessions"),
-                F.col(f"visitors_{step}").alias("visitors"),
-                _rate(F.col(f"sessions_{step}"), F.col("sessions_visit")).alias("conversion_from_visit"),
-                _rate(F.col(f"sessions_{step}"), F.col(f"sessions_{previous}")).alias("conversion_from_previous"),
-            )
+    steps = [
+        F.struct(
+            F.lit(number).alias("step_number"),
+            F.lit(step).alias("step"),
+            F.col(f"sessions_{step}").alias("sessions"),
+            F.col(f"visitors_{step}").alias("visitors"),
+            _rate(F.col(f"sessions_{step}"), F.col("sessions_visit")).alias("conversion_from_visit"),
+            _rate(F.col(f"sessions_{step}"), F.col(f"sessions_{FUNNEL[max(number - 2, 0)]}")).alias("conversion_from_previous"),
         )
-    return reduce(DataFrame.unionByName, steps)
+        for number, step in enumerate(FUNNEL, start=1)
+    ]
+    # one aggregation, its row per day then unfolded into a row per step
+    return counts.select("session_date", F.explode(F.array(*steps)).alias("funnel")).select("session_date", "funnel.*")
 
 
 def _rate(part: Column, whole: Column) -> Column:
