@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="first", required=True, type=parse_day, metavar="YYYY-MM-DD")
     backfill.add_argument("--to", dest="last", required=True, type=parse_day, metavar="YYYY-MM-DD")
 
+    stream = with_env(command("stream", cmd_stream, "run a stream job's queries until interrupted (Ctrl-C stops after the micro-batch)"))
+    stream.add_argument("job")
+    stream.add_argument("--every", type=int, default=60, metavar="SECONDS", help="seconds between micro-batches (default 60)")
+
     sql = with_env(command("sql", cmd_sql, "run queries against the env's metastore and print the results"))
     sql.add_argument("queries", nargs="+", metavar="QUERY", help="one or more queries, run in order in one Spark application")
     sql.add_argument("--format", choices=["csv", "json"], default="csv", help="csv with a header (default) or one JSON object per line")
@@ -84,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         choices=DEMO_DATASETS,
         default="tpch",
-        help="tpch: daily TPC-H extracts (sales_warehouse; the default); clickstream: CloudFront access logs (clickstream_sessions)",
+        help="tpch: daily TPC-H extracts (sales_warehouse; the default); clickstream: CloudFront access logs (clickstream_sessions); "
+        "iot: a device fleet's telemetry as Firehose delivers it (iot_telemetry)",
     )
     demo.add_argument(
         "--scale", type=float, default=0.01, help="size: TPC-H scale factor (1 is about 1 GB); clickstream: 20,000 visitors a day at 1"
@@ -137,14 +142,22 @@ def cmd_backfill(conf: ConfigDir, args: argparse.Namespace) -> int:
     return _run(conf, args.env, args.job, window)
 
 
-def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow) -> int:
+def cmd_stream(conf: ConfigDir, args: argparse.Namespace) -> int:
+    if args.every < 1:
+        raise EtlError("--every must be at least 1 second")
+    return _run(conf, args.env, args.job, DateWindow.day(datetime.now(UTC).date()), every_seconds=args.every)
+
+
+def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow, every_seconds: int | None = None) -> int:
     from etl.registry import job_class
-    from etl.runner import formats_of, run_job
+    from etl.runner import formats_of, is_stream, run_job
 
     env = conf.env(env_name)
     job_class(conf.job(job_name))  # a bad class path fails before Spark starts
+    if is_stream(conf, job_name) and window.first != window.last:
+        raise EtlError(f"{job_name} reads a stream: there is no range of days to backfill; `etl run` processes all that has arrived")
     spark = _session(env, f"etl-{job_name}", formats_of(conf, job_name, env))
-    outcome = run_job(spark, conf, env, job_name, window)
+    outcome = run_job(spark, conf, env, job_name, window, every_seconds)
     record = outcome.record
     written = ", ".join(f"{name} {rows}" for name, rows in record.rows_written.items())
     log.info(
@@ -199,22 +212,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-DEMO_DATASETS = ("clickstream", "tpch")
+DEMO_DATASETS = ("clickstream", "iot", "tpch")
 
 
 def cmd_demo_data(conf: ConfigDir, args: argparse.Namespace) -> int:
-    from etl.demo import clickstream, tpch
+    from etl.demo import clickstream, iot, tpch
 
+    module = {"tpch": tpch, "clickstream": clickstream, "iot": iot}[args.dataset]
     env = conf.env(args.env)
-    first, last = {"tpch": (tpch.FIRST_DAY, tpch.LAST_DAY), "clickstream": (clickstream.FIRST_DAY, clickstream.LAST_DAY)}[args.dataset]
+    first, last = module.FIRST_DAY, module.LAST_DAY
     try:
         window = DateWindow(args.first or first, args.last or last)
     except ValueError as error:
         raise EtlError(str(error)) from None
     spark = _session(env, "etl-demo-data")
     zones = Zones.from_env(env)
-    generate = {"tpch": tpch.generate, "clickstream": clickstream.generate}[args.dataset]
-    summary = generate(spark, zones, args.scale, window, args.seed, say=lambda line: print(line, file=sys.stderr))
+    summary = module.generate(spark, zones, args.scale, window, args.seed, say=lambda line: print(line, file=sys.stderr))
     print(f"landed {summary} under {zones.uri('raw', args.dataset)}", file=sys.stderr)
     return 0
 

@@ -94,3 +94,9 @@ def copy_from_local(spark: SparkSession, folder: Path, uri: str) -> None:
             copy_from_local(spark, child, target)
         else:  # file:// + str, not as_uri(): Hadoop does not decode the %3D that as_uri() makes of '='
             target_fs.copyFromLocalFile(False, True, hadoop_path(f"file://{child}"), hadoop_path(target))
+
+
+def set_modified(spark: SparkSession, uri: str, millis: int) -> None:
+    """Set a file's modification time (local and HDFS files; S3 keeps the upload time and ignores it)."""
+    path, fs = _path_and_fs(spark, uri)
+    fs.setTimes(path, millis, -1)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -95,46 +96,58 @@ class Job:
     # --- the orchestration ----------------------------------------------------------------------------
 
     def run(self, ctx: RunContext) -> RunOutcome:
-        record = audit.RunRecord.start(ctx, datetime.now(UTC))
         validations: list[ValidationResult] = []
         cached: dict[str, DataFrame] = {}
+        with self.audited(ctx) as record:
+            try:
+                observations = {name: Observation(_observation_name(name)) for name in self.config.sources}
+                raw = {name: observed(frame, observations[name]) for name, frame in self.extract(ctx).items()}
+                outputs = self._outputs(ctx, {name: well_formed(frame) for name, frame in raw.items()})
+                rules = {name: quarantine_rules(self.suites.get(name)) for name in outputs}
+                checks = {name: row_checks(self.suites.get(name)) for name in outputs}
+                # Materialize each output once (an output derived from another, in the order of the targets,
+                # reads the other's cache), then mark what becomes of each row and the row-level checks it
+                # fails: cheap columns over the cache, which validation, quarantine and the write all read. The
+                # counting pass fills in the sources' observations.
+                cached = {name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in outputs.items()}
+                marked = {name: mark(frame, rules[name], checks[name]) for name, frame in cached.items()}
+                tallies = {name: tally(frame, rules[name], checks[name]) for name, frame in marked.items()}
+                read = _observed(self.spark, observations, marked)
+                record.rows_read = {name: counts["rows"] for name, counts in read.items()}
+                # a source of the days before the window is context: its malformed lines were its own day's run's
+                record.rows_malformed = {
+                    name: counts["malformed"]
+                    for name, counts in read.items()
+                    if MALFORMED in raw[name].columns and not self.config.sources[name].days_before
+                }
+                record.rows_quarantined = {name: t.quarantined for name, t in tallies.items() if rules[name]}
+                record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
+                self._account(record, tallies)
+                self._check_volumes(ctx, record.rows_read)
+                loaded = {name: loaded_rows(frame) for name, frame in marked.items()}
+                validations, report = self._validate(ctx, loaded, marked, tallies, rules, checks)
+                record.validation = overall_status(validations)
+                failed = [v for v in validations if v.status == "failed"]
+                if failed:
+                    raise ValidationFailed(_failure_line(failed) + (f" (report: {report})" if report else ""))
+                self._require_unique_merge_keys(loaded)
+                superseded = self._quarantine(ctx, raw, marked, record)
+                self._load(ctx, loaded, superseded, on_loaded=lambda name: record.rows_written.update({name: tallies[name].loaded}))
+            finally:
+                for frame in cached.values():
+                    frame.unpersist()
+        return RunOutcome(record, validations)
+
+    @contextmanager
+    def audited(self, ctx: RunContext) -> Iterator[audit.RunRecord]:
+        """The job's lock held around the block, and its audit row written after it, succeeded or failed
+        (with the error in one line); the block fills in the record's counts."""
+        record = audit.RunRecord.start(ctx, datetime.now(UTC))
         locked = False
         try:
             lock.acquire(self.spark, ctx.zones, ctx.job, ctx.run_id)
             locked = True
-            observations = {name: Observation(_observation_name(name)) for name in self.config.sources}
-            raw = {name: observed(frame, observations[name]) for name, frame in self.extract(ctx).items()}
-            outputs = self._outputs(ctx, {name: well_formed(frame) for name, frame in raw.items()})
-            rules = {name: quarantine_rules(self.suites.get(name)) for name in outputs}
-            checks = {name: row_checks(self.suites.get(name)) for name in outputs}
-            # Materialize each output once (an output derived from another, in the order of the targets,
-            # reads the other's cache), then mark what becomes of each row and the row-level checks it
-            # fails: cheap columns over the cache, which validation, quarantine and the write all read. The
-            # counting pass fills in the sources' observations.
-            cached = {name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in outputs.items()}
-            marked = {name: mark(frame, rules[name], checks[name]) for name, frame in cached.items()}
-            tallies = {name: tally(frame, rules[name], checks[name]) for name, frame in marked.items()}
-            read = _observed(self.spark, observations, marked)
-            record.rows_read = {name: counts["rows"] for name, counts in read.items()}
-            # a source of the days before the window is context: its malformed lines were its own day's run's
-            record.rows_malformed = {
-                name: counts["malformed"]
-                for name, counts in read.items()
-                if MALFORMED in raw[name].columns and not self.config.sources[name].days_before
-            }
-            record.rows_quarantined = {name: t.quarantined for name, t in tallies.items() if rules[name]}
-            record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
-            self._account(record, tallies)
-            self._check_volumes(ctx, record.rows_read)
-            loaded = {name: loaded_rows(frame) for name, frame in marked.items()}
-            validations, report = self._validate(ctx, loaded, marked, tallies, rules, checks)
-            record.validation = overall_status(validations)
-            failed = [v for v in validations if v.status == "failed"]
-            if failed:
-                raise ValidationFailed(_failure_line(failed) + (f" (report: {report})" if report else ""))
-            self._require_unique_merge_keys(loaded)
-            superseded = self._quarantine(ctx, raw, marked, record)
-            self._load(ctx, loaded, superseded, on_loaded=lambda name: record.rows_written.update({name: tallies[name].loaded}))
+            yield record
             record.status = "succeeded"
         except Exception as error:
             record.status = "failed"
@@ -142,12 +155,9 @@ class Job:
             raise
         finally:
             record.ended_at = datetime.now(UTC)
-            for frame in cached.values():
-                frame.unpersist()
             self._audit(ctx, record)
             if locked:
                 lock.release(self.spark, ctx.job, ctx.run_id)
-        return RunOutcome(record, validations)
 
     def _outputs(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
         outputs = self.transform(ctx, sources)

@@ -48,7 +48,7 @@ def tables_of(config: JobConfig) -> dict[str, str]:
     tables = {
         f"sources.{name}": source_table(config.name, name)
         for name, s in config.sources.items()
-        if s.format in LINE_FORMATS and not s.days_before  # a source of the days before only rereads lines
+        if (s.format in LINE_FORMATS or s.stream) and not s.days_before  # a source of the days before only rereads lines
     }
     tables.update({f"targets.{name}": target_table(target) for name, target in config.targets.items() if target.suite})
     return tables
@@ -63,15 +63,25 @@ def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, cou
             return []
         # An empty partition, without evaluating `rows`: for malformed lines that would parse the source again.
         rows = spark.createDataFrame([], SCHEMA).select("record", "rules", "source_file")
-    frame = rows.select(
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["run_date"])
+    return parquet.write(spark, _table_rows(ctx, rows), target, ctx, replacing=[(ctx.run_date.isoformat(),)])
+
+
+def merge(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame) -> list[str]:
+    """Add a stream's malformed records (record, rules, source_file) to the run date's partition, merged
+    on (source_file, record): a micro-batch replayed after a crash writes its records over themselves."""
+    target = TargetConfig(table=table, mode="merge", merge_keys=["source_file", "record"], partition_by=["run_date"])
+    return parquet.write(spark, _table_rows(ctx, rows), target, ctx)
+
+
+def _table_rows(ctx: RunContext, rows: DataFrame) -> DataFrame:
+    return rows.select(
         "record",
         F.col("rules").cast(SCHEMA["rules"].dataType).alias("rules"),  # the table's array may hold nulls; the data's never does
         "source_file",
         F.lit(ctx.run_id).alias("run_id"),
         F.lit(ctx.run_date).cast("date").alias("run_date"),
     )
-    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["run_date"])
-    return parquet.write(spark, frame, target, ctx, replacing=[(ctx.run_date.isoformat(),)])
 
 
 def read(spark: SparkSession, table: str, run_date: date) -> DataFrame:

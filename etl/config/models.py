@@ -134,6 +134,11 @@ class EnvConfig(Strict):
     tables: TableSettings = Field(default_factory=TableSettings)
     s3: S3Settings | None = Field(None, description="Set to read and write s3:// through S3A (local S3 servers); absent on EMR.")
     emr: EmrSettings = Field(default_factory=EmrSettings)
+    streams_from: Literal["files", "kinesis"] = Field(
+        "files",
+        description="Where stream sources read: files arriving under their path (as Kinesis Data Firehose delivers them to "
+        "S3; laptops and tests), or their Kinesis data stream (EMR 7's aws-kinesis source).",
+    )
 
 
 # --- jobs: conf/jobs/<job>.yaml --------------------------------------------------------------------------
@@ -152,6 +157,17 @@ class VolumeCheck(Strict):
         if self.min_ratio >= self.max_ratio:
             raise ValueError("min_ratio must be below max_ratio")
         return self
+
+
+class KinesisSettings(Strict):
+    """A Kinesis data stream, read with the `aws-kinesis` source EMR 7.x ships (credentials: the instance profile)."""
+
+    stream_name: str = Field(description="The data stream's name.")
+    region: str | None = Field(None, description="Its region; default: the cluster's.")
+    endpoint: str | None = Field(None, description="Endpoint override, e.g. https://kinesis.us-east-1.amazonaws.com.")
+    starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
+        "TRIM_HORIZON", description="Where a query with no checkpoint starts: the oldest record kept, or new records only."
+    )
 
 
 class SourceConfig(Strict):
@@ -173,6 +189,13 @@ class SourceConfig(Strict):
         "their malformed lines are not counted or quarantined again (the run of their own day did).",
     )
     allow_empty: bool = Field(False, description="Accept a daily partition that exists but holds no rows.")
+    stream: bool = Field(
+        False,
+        description="format json only: read as a stream, with Spark Structured Streaming: the JSON records of files arriving "
+        "under `path` (a glob such as iot/*/*/*/*), or of the `kinesis` stream when the env's streams_from is kinesis.",
+    )
+    files_per_batch: int | None = Field(None, ge=1, description="A stream of files: at most this many new files per micro-batch.")
+    kinesis: KinesisSettings | None = Field(None, description="The Kinesis data stream this stream source reads on EMR.")
     optional: bool = Field(False, description="format table only: a table that does not exist yet reads as empty, with `columns`.")
     columns: dict[Identifier, ColumnType] = Field(
         default_factory=dict, description="Explicit schema, column -> Spark SQL type, in file order (csv, json)."
@@ -205,6 +228,10 @@ class SourceConfig(Strict):
             raise ValueError("format 'cloudfront' has its own columns (etl/extract/cloudfront.py): remove 'columns'")
         if self.format not in LINE_FORMATS and "malformed" in self.model_fields_set:
             raise ValueError("'malformed' is for formats csv, json and cloudfront")
+        if self.stream and (self.format != "json" or self.date_partition or self.days_before):
+            raise ValueError("'stream' is for format json, without date_partition or days_before (a stream has no days)")
+        if (self.kinesis or self.files_per_batch) and not self.stream:
+            raise ValueError("'kinesis' and 'files_per_batch' are for stream sources (stream: true)")
         if self.days_before and not self.date_partition:
             raise ValueError("'days_before' needs 'date_partition' (the days are folders)")
         if self.format != "json" and "schema_drift" in self.model_fields_set:

@@ -20,13 +20,14 @@ def test_list_shows_jobs_and_descriptions(capsys: pytest.CaptureFixture[str]) ->
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "clickstream_sessions  Clickstream analytics from CloudFront access logs (fact_pageviews, sessions, funnel_daily).",
+        "iot_telemetry         Real-time IoT telemetry (Kinesis or Firehose files) -> 5-minute device aggregates with anomaly flags (analytics.iot_device_5min).",
         "sales_warehouse       Nightly load of the retail sales warehouse (fact_sales, dim_customer SCD2, agg_sales_daily) from the daily TPC-H extracts.",
     ]
 
 
 def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--conf-dir", str(REPO_CONF), "check-config"]) == 0
-    assert capsys.readouterr().out.strip() == "config ok: 6 envs, 2 jobs, 6 suites"
+    assert capsys.readouterr().out.strip() == "config ok: 6 envs, 3 jobs, 6 suites"
 
 
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
@@ -52,7 +53,10 @@ def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
 
 def test_unknown_job_and_bad_dates(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--conf-dir", str(REPO_CONF), "run", "nightly", "--env", "test", "--run-date", "1992-01-01"]) == 1
-    assert capsys.readouterr().err.strip() == "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, sales_warehouse)"
+    assert (
+        capsys.readouterr().err.strip()
+        == "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, iot_telemetry, sales_warehouse)"
+    )
     assert (
         main(["--conf-dir", str(REPO_CONF), "backfill", "sales_warehouse", "--env", "test", "--from", "1992-02-01", "--to", "1992-01-01"])
         == 1
@@ -66,7 +70,10 @@ def test_unknown_job_and_bad_dates(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_python_dash_m_etl_is_the_same_command() -> None:
     done = subprocess.run([sys.executable, "-m", "etl", "--conf-dir", str(REPO_CONF), "list"], capture_output=True, text=True)
-    assert (done.returncode, [line.split()[0] for line in done.stdout.splitlines()]) == (0, ["clickstream_sessions", "sales_warehouse"])
+    assert (done.returncode, [line.split()[0] for line in done.stdout.splitlines()]) == (
+        0,
+        ["clickstream_sessions", "iot_telemetry", "sales_warehouse"],
+    )
 
 
 def test_an_in_process_call_leaves_the_callers_session_running(spark, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
