@@ -230,3 +230,35 @@ def test_a_run_with_nothing_new_changes_nothing(restarted: tuple[Lake, Replay, i
     lake.prefetch(TABLE_SQL)
     assert lake.sql(TABLE_SQL) == before
     assert lake.storage("analytics.iot_device_5min") == storage
+
+
+def test_etl_stream_takes_new_files_until_ctrl_c_then_stops_cleanly(restarted: tuple[Lake, Replay, int, int]) -> None:
+    lake, _, _, _ = restarted
+    readings = [
+        {"device_id": "dev-09999", "event_id": f"e{n}", "event_time": f"2024-06-02T00:0{n}:00.000Z", "temperature": 70.0 + n,
+         "humidity": 50.0, "battery": 80.0}
+        for n in range(3)
+    ]  # fmt: skip
+    new_file = lake.root / "raw" / "iot" / "2024" / "06" / "02" / "00" / "iot-telemetry-1-2024-06-02-00-00-00-late-arrival"
+    new_file.parent.mkdir(parents=True)
+    new_file.write_text("".join(json.dumps(r) + "\n" for r in readings))
+    before = committed(lake, "iot_device_5min")
+    stream = start(lake, "stream", "iot_telemetry", "--env", "local", "--every", "1")
+    try:
+        wait_for(lambda: committed(lake, "iot_device_5min") > before or stream.poll() is not None, "a micro-batch of the new file")
+        os.kill(stream.pid, signal.SIGINT)  # Ctrl-C
+        _, stderr = stream.communicate(timeout=120)
+    finally:
+        if stream.poll() is None:
+            os.killpg(stream.pid, signal.SIGKILL)
+    assert stream.returncode == 0, stderr[-2000:]
+    lake.prefetch(
+        "SELECT window_start, readings, temperature_max, anomalies FROM analytics.iot_device_5min WHERE device_id = 'dev-09999'", AUDIT_SQL
+    )
+    windows = lake.sql(
+        "SELECT window_start, readings, temperature_max, anomalies FROM analytics.iot_device_5min WHERE device_id = 'dev-09999'"
+    )
+    assert windows == [
+        {"window_start": "2024-06-02T00:00:00", "readings": "3", "temperature_max": "72.0", "anomalies": '["temperature_high"]'}
+    ]
+    assert lake.sql(AUDIT_SQL)[-1] == {"status": "succeeded", "read": "3", "malformed": "0", "late": "0", "duplicates": "0"}
