@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import date
 from decimal import Decimal
@@ -159,3 +160,54 @@ def test_json_schema_drift_is_an_error_unless_ignored(spark: SparkSession, zones
     ignoring = source.model_copy(update={"schema_drift": "ignore"})
     frame = well_formed(read_source(spark, "payments", ignoring, make_ctx(D1)))
     assert sorted(tuple(r) for r in frame.select("id", "amount").collect()) == [(1, None), (2, None)]
+
+
+def test_days_before_reads_the_landed_days_before_the_window_only(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    root = local_path(zones.raw)
+    assert root is not None
+    for day, value in ((D1, 1), (D2, 2), (D3, 3)):  # D1 .. D3 landed; the day before D1 never was
+        folder = root / "unit_readers" / "context" / f"dt={day}"
+        folder.mkdir(parents=True)
+        (folder / "part.json").write_text(json.dumps({"id": value}) + "\n")
+    source = SourceConfig(format="json", path="unit_readers/context", date_partition="dt", days_before=2, columns={"id": "bigint"})
+    frame = well_formed(read_source(spark, "context", source, make_ctx(D3)))
+    assert sorted(tuple(r) for r in frame.collect()) == [(1, D1), (2, D2)]
+    first = well_formed(read_source(spark, "context", source, make_ctx(D1)))  # nothing before D1: empty, same columns
+    assert (first.columns, first.count()) == (["id", "dt"], 0)
+
+
+def test_a_cloudfront_source_reads_gzip_logs_and_fails_on_a_broken_line_when_configured(  # type: ignore[no-untyped-def]
+    spark: SparkSession, zones: Zones, make_ctx
+) -> None:
+    from tests.unit.test_clickstream import HEADER, SLACKBOT
+
+    root = local_path(zones.raw)
+    assert root is not None
+    folder = root / "unit_readers" / "logs" / f"dt={D1}"
+    folder.mkdir(parents=True)
+    (folder / "E123.2023-03-01-00.abc.gz").write_bytes(gzip.compress("\n".join([*HEADER, SLACKBOT, "broken"]).encode() + b"\n"))
+    source = SourceConfig(format="cloudfront", path="unit_readers/logs", date_partition="dt")
+    frame = read_source(spark, "logs", source, make_ctx(D1))
+    assert [(r.client_ip, r.dt) for r in well_formed(frame).collect()] == [("3.92.144.159", D1)]
+    assert [(r.record, r.source_file.endswith(".gz")) for r in malformed_rows(frame).collect()] == [("broken", True)]
+    failing = source.model_copy(update={"malformed": "fail"})
+    with pytest.raises(Exception, match=r"source logs: malformed line in file:.*E123\.2023-03-01-00\.abc\.gz: broken"):
+        read_source(spark, "logs", failing, make_ctx(D1)).collect()
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"format": "cloudfront", "path": "x", "columns": {"a": "int"}}, "format 'cloudfront' has its own columns"),
+        ({"format": "csv", "path": "x", "columns": {"a": "int"}, "days_before": 1}, "'days_before' needs 'date_partition'"),
+        ({"format": "csv", "path": "x", "columns": {"a": "int"}, "stream": True}, "'stream' is for format json"),
+        (
+            {"format": "json", "path": "x", "columns": {"a": "int"}, "files_per_batch": 2},
+            "'kinesis' and 'files_per_batch' are for stream sources",
+        ),
+        ({"format": "parquet", "path": "x", "malformed": "fail"}, "'malformed' is for formats csv, json and cloudfront"),
+    ],
+)
+def test_source_settings_that_do_not_go_together_are_config_errors(settings: dict, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        SourceConfig(**settings)
