@@ -66,6 +66,20 @@ def files_under(spark: SparkSession, uri: str) -> Iterator[str]:
         yield same_spelling(str(files.next().getPath().toString()))
 
 
+def file_statuses(spark: SparkSession, uri: str) -> Iterator[tuple[str, int, int]]:
+    """(uri, size in bytes, modification time in epoch milliseconds) of every file below uri, hidden ones
+    (_SUCCESS, .crc) left out; one flat listing, as files_under."""
+    path, filesystem = _path_and_fs(spark, uri)
+    if not filesystem.exists(path):
+        return
+    files = filesystem.listFiles(path, True)
+    while files.hasNext():
+        status = files.next()
+        name = str(status.getPath().getName())
+        if not name.startswith(("_", ".")):
+            yield same_spelling(str(status.getPath().toString())), int(status.getLen()), int(status.getModificationTime())
+
+
 def delete(spark: SparkSession, uri: str) -> None:
     path, fs = _path_and_fs(spark, uri)
     fs.delete(path, True)

@@ -20,15 +20,15 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from etl import audit, fs, lock, quarantine
+from etl import audit, bookmarks, fs, lock, quarantine
 from etl.accounting import Account
 from etl.accounting import failure_line as accounting_failure
 from etl.config import ConfigDir
 from etl.config.loader import describe
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
-from etl.errors import ConfigError, EtlError, LoadError, RowAccountingFailed, ValidationFailed, VolumeAnomaly
-from etl.extract import read_source
+from etl.errors import ConfigError, EtlError, LoadError, RowAccountingFailed, SourceError, ValidationFailed, VolumeAnomaly
+from etl.extract import read_source, source_folders
 from etl.extract.malformed import MALFORMED, malformed_rows, observed, well_formed
 from etl.load import write_table
 from etl.quality import ValidationResult, Validator
@@ -87,8 +87,10 @@ class Job:
 
     # --- the stages a job may override --------------------------------------------------------------
 
-    def extract(self, ctx: RunContext) -> dict[str, DataFrame]:
-        return {name: read_source(self.spark, name, source, ctx) for name, source in self.config.sources.items()}
+    def extract(self, ctx: RunContext, files: Mapping[str, list[str]] | None = None) -> dict[str, DataFrame]:
+        """Each source's rows; `files`: the files to read of the incremental sources (their new ones)."""
+        files = files or {}
+        return {name: read_source(self.spark, name, source, ctx, files.get(name)) for name, source in self.config.sources.items()}
 
     def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
         raise NotImplementedError(f"{type(self).__name__} must implement transform()")
@@ -100,8 +102,10 @@ class Job:
         cached: dict[str, DataFrame] = {}
         with self.audited(ctx) as record:
             try:
+                taken = self._new_files(ctx)
                 observations = {name: Observation(_observation_name(name)) for name in self.config.sources}
-                raw = {name: observed(frame, observations[name]) for name, frame in self.extract(ctx).items()}
+                files = {name: [mark.uri for mark in marks] for name, marks in taken.items()}
+                raw = {name: observed(frame, observations[name]) for name, frame in self.extract(ctx, files).items()}
                 outputs = self._outputs(ctx, {name: well_formed(frame) for name, frame in raw.items()})
                 rules = {name: quarantine_rules(self.suites.get(name)) for name in outputs}
                 checks = {name: row_checks(self.suites.get(name)) for name in outputs}
@@ -133,6 +137,8 @@ class Job:
                 self._require_unique_merge_keys(loaded)
                 superseded = self._quarantine(ctx, raw, marked, record)
                 self._load(ctx, loaded, superseded, on_loaded=lambda name: record.rows_written.update({name: tallies[name].loaded}))
+                if taken:
+                    bookmarks.record(self.spark, ctx, taken)
             finally:
                 for frame in cached.values():
                     frame.unpersist()
@@ -158,6 +164,23 @@ class Job:
             self._audit(ctx, record)
             if locked:
                 lock.release(self.spark, ctx.job, ctx.run_id)
+
+    def _new_files(self, ctx: RunContext) -> dict[str, list[bookmarks.FileMark]]:
+        """Per incremental source, the files no run of another date has taken (an error when there are
+        none, unless the source allows empty input)."""
+        taken = {}
+        for name, source in self.config.sources.items():
+            if not source.incremental:
+                continue
+            folders = source_folders(self.spark, name, source, ctx)
+            taken[name] = bookmarks.new_files(self.spark, ctx, name, folders)
+            log.info("source %s: %d new file(s) under %s", name, len(taken[name]), ", ".join(folders))
+            if not taken[name] and not source.allow_empty:
+                raise SourceError(
+                    f"source {name}: no new files under {', '.join(folders)} since the job's other runs "
+                    "(set allow_empty: true on the source if that is expected)"
+                )
+        return taken
 
     def _outputs(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
         outputs = self.transform(ctx, sources)

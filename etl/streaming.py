@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from etl import audit, fs, quarantine
-from etl.config.models import TargetConfig
+from etl.config.models import TableFormat, TargetConfig
 from etl.context import RunContext
 from etl.errors import EtlError
 from etl.extract.streams import malformed_records, read_stream, well_formed_records
@@ -70,12 +70,25 @@ def run_stream(job: Any, ctx: RunContext, every_seconds: int | None = None) -> a
         for name, frame in outputs.items():
             target = job.config.targets[name]
             counts[name] = Counts()
-            sink = _target_sink(spark, job, ctx, target, counts[name])
+            table_format = target.format or job.env.tables.default_format
+            sink = _sink(
+                spark,
+                ctx,
+                counts[name],
+                f"row(s) merged into {target.table}",
+                _into_table(spark, target, table_format),
+            )
             queries[name] = _start(frame.writeStream.outputMode("update").foreachBatch(sink), ctx, name, every_seconds)
         for name, frame in raw.items():
             table = quarantine.source_table(job.config.name, name)
             counts[f"source:{name}"] = Counts()
-            sink = _quarantine_sink(spark, ctx, table, counts[f"source:{name}"])
+            sink = _sink(
+                spark,
+                ctx,
+                counts[f"source:{name}"],
+                f"malformed record(s) quarantined in {table}",
+                _into_quarantine(spark, table),
+            )
             queries[f"source:{name}"] = _start(
                 malformed_records(frame).writeStream.foreachBatch(sink), ctx, f"quarantine_{name}", every_seconds
             )
@@ -97,38 +110,32 @@ def _start(writer: Any, ctx: RunContext, name: str, every_seconds: int | None) -
     return writer.start()
 
 
-def _target_sink(spark: SparkSession, job: Any, ctx: RunContext, target: TargetConfig, counts: Counts) -> Callable[[DataFrame, int], None]:
-    table_format = target.format or job.env.tables.default_format
+def _sink(
+    spark: SparkSession, ctx: RunContext, counts: Counts, what: str, write: Callable[[DataFrame, RunContext], list[str]]
+) -> Callable[[DataFrame, int], None]:
+    """foreachBatch's function: write a micro-batch's rows (if any) and count them."""
 
-    def write(batch: DataFrame, batch_id: int) -> None:
-        rows = batch.persist()
-        try:
-            written = rows.count()
-            if written:
-                for folder in write_table(spark, rows, target, table_format, _batch_ctx(ctx, batch_id)):
-                    fs.delete(spark, folder)
-            counts.written[batch_id] = written
-            log.info("%s: micro-batch %d: %d row(s) merged", target.table, batch_id, written)
-        finally:
-            rows.unpersist()
-
-    return write
-
-
-def _quarantine_sink(spark: SparkSession, ctx: RunContext, table: str, counts: Counts) -> Callable[[DataFrame, int], None]:
-    def write(batch: DataFrame, batch_id: int) -> None:
+    def write_batch(batch: DataFrame, batch_id: int) -> None:
         rows = batch.persist()
         try:
             found = rows.count()
             if found:
-                log.warning("%s: micro-batch %d: %d malformed record(s) quarantined", table, batch_id, found)
-                for folder in quarantine.merge(spark, _batch_ctx(ctx, batch_id), table, rows):
+                for folder in write(rows, _batch_ctx(ctx, batch_id)):
                     fs.delete(spark, folder)
+                log.info("micro-batch %d: %d %s", batch_id, found, what)
             counts.written[batch_id] = found
         finally:
             rows.unpersist()
 
-    return write
+    return write_batch
+
+
+def _into_table(spark: SparkSession, target: TargetConfig, table_format: TableFormat) -> Callable[[DataFrame, RunContext], list[str]]:
+    return lambda rows, ctx: write_table(spark, rows, target, table_format, ctx)
+
+
+def _into_quarantine(spark: SparkSession, table: str) -> Callable[[DataFrame, RunContext], list[str]]:
+    return lambda rows, ctx: quarantine.merge(spark, ctx, table, rows)
 
 
 def _batch_ctx(ctx: RunContext, batch_id: int) -> RunContext:

@@ -189,6 +189,12 @@ class SourceConfig(Strict):
         "their malformed lines are not counted or quarantined again (the run of their own day did).",
     )
     allow_empty: bool = Field(False, description="Accept a daily partition that exists but holds no rows.")
+    incremental: bool = Field(
+        False,
+        description="Read only the files no run of another date has taken (file bookmarks in etl_audit.bookmarks, written when "
+        "a run succeeds): hourly or nightly runs pick up exactly the new files; a rerun of a day takes that day's files again. "
+        "For targets that append or merge: an overwrite would replace earlier rows with the new files' only.",
+    )
     stream: bool = Field(
         False,
         description="format json only: read as a stream, with Spark Structured Streaming: the JSON records of files arriving "
@@ -230,6 +236,8 @@ class SourceConfig(Strict):
             raise ValueError("'malformed' is for formats csv, json and cloudfront")
         if self.stream and (self.format != "json" or self.date_partition or self.days_before):
             raise ValueError("'stream' is for format json, without date_partition or days_before (a stream has no days)")
+        if self.incremental and (self.format not in ("csv", "json", "parquet", "cloudfront") or self.stream or self.days_before):
+            raise ValueError("'incremental' is for file sources (csv, json, parquet, cloudfront), not streams or days_before")
         if (self.kinesis or self.files_per_batch) and not self.stream:
             raise ValueError("'kinesis' and 'files_per_batch' are for stream sources (stream: true)")
         if self.days_before and not self.date_partition:

@@ -1,3 +1,3 @@
-from etl.extract.readers import read_source
+from etl.extract.readers import read_source, source_folders
 
-__all__ = ["read_source"]
+__all__ = ["read_source", "source_folders"]

@@ -27,14 +27,15 @@ _MALFORMED_MODES = {
 }
 
 
-def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunContext) -> DataFrame:
+def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunContext, files: list[str] | None = None) -> DataFrame:
+    """The source's rows of the run's days; `files`: exactly these files (an incremental source's new ones)."""
     if source.format == "table":
         if source.optional and not spark.catalog.tableExists(str(source.table)):
             return spark.createDataFrame([], struct(source.columns))
         return spark.table(str(source.table))
     base = ctx.zones.uri(source.zone, str(source.path))
-    paths = _partition_paths(spark, name, source, ctx, base) if source.date_partition else [base]
-    if not paths:  # only the days before the window may be missing
+    paths = files if files is not None else source_folders(spark, name, source, ctx)
+    if not paths:  # the days before the window may be missing; an incremental source may have no new file
         frame = _empty(spark, source)
     elif source.format == "cloudfront":
         frame = cloudfront.parse(spark.read.option("basePath", base).text(paths))
@@ -46,9 +47,15 @@ def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunCo
         _require_declared_fields(spark, name, source, paths)
     if source.date_partition:
         frame = frame.withColumn(source.date_partition, F.col(source.date_partition).cast("date"))
-        if not source.allow_empty and not source.days_before:
+        if not source.allow_empty and not source.days_before and files is None:
             _require_rows_every_day(frame, name, source.date_partition, ctx)
     return frame
+
+
+def source_folders(spark: SparkSession, name: str, source: SourceConfig, ctx: RunContext) -> list[str]:
+    """The folders a file source reads: its path, or the daily folders of the run's days."""
+    base = ctx.zones.uri(source.zone, str(source.path))
+    return _partition_paths(spark, name, source, ctx, base) if source.date_partition else [base]
 
 
 def _file_reader(spark: SparkSession, source: SourceConfig, base: str):  # type: ignore[no-untyped-def]
@@ -75,7 +82,7 @@ def _schema(source: SourceConfig) -> T.StructType:
 
 def _empty(spark: SparkSession, source: SourceConfig) -> DataFrame:
     """What the reader gives for no files: its columns, no rows (the partition column is added by the caller)."""
-    key = [F.lit(None).cast("string").alias(str(source.date_partition))]
+    key = [F.lit(None).cast("string").alias(source.date_partition)] if source.date_partition else []
     if source.format == "cloudfront":
         return cloudfront.parse(spark.createDataFrame([], "value string").select("value", *key))
     return spark.createDataFrame([], _schema(source)).select("*", *key)

@@ -1,0 +1,80 @@
+"""File bookmarks: a source declared `incremental` reads only the files no other run date has taken.
+
+Like AWS Glue job bookmarks, kept with the audit log: etl_audit.bookmarks holds, for each job and run
+date, the files (URI, size, modification time) its last successful run read from each incremental
+source. A run for day D reads the source's files minus those other run dates took, and records what it
+read when it succeeds. So an hourly or nightly run picks up exactly the files that arrived since the
+runs before it; a failed run records nothing, so its rerun picks up the same files again; a rerun of a
+day that succeeded takes its files again (with any that arrived since and no other day took), and
+replaces that day's record. A file rewritten in place (a new size or time) counts as new.
+
+The table is partitioned by job and run date: a run writes (or replaces) its own partition only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from etl import catalog, fs
+from etl.config.models import TargetConfig
+from etl.context import RunContext
+from etl.load import parquet
+
+BOOKMARKS_TABLE = "etl_audit.bookmarks"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SCHEMA = T.StructType(
+    [
+        T.StructField("source", T.StringType()),
+        T.StructField("file", T.StringType()),
+        T.StructField("size", T.LongType()),
+        T.StructField("modified", T.TimestampType()),
+        T.StructField("run_id", T.StringType()),
+        T.StructField("job", T.StringType()),
+        T.StructField("run_date", T.DateType()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class FileMark:
+    uri: str
+    size: int
+    modified_ms: int
+
+
+def new_files(spark: SparkSession, ctx: RunContext, source: str, uris: list[str]) -> list[FileMark]:
+    """The files under the given folders that no run of the job for another date has taken from `source`."""
+    found = [FileMark(uri, size, modified) for folder in uris for uri, size, modified in fs.file_statuses(spark, folder)]
+    taken = _taken_elsewhere(spark, ctx, source)
+    return sorted((mark for mark in found if mark not in taken), key=lambda mark: mark.uri)
+
+
+def _taken_elsewhere(spark: SparkSession, ctx: RunContext, source: str) -> set[FileMark]:
+    if not catalog.table_exists(spark, BOOKMARKS_TABLE):
+        return set()
+    rows = (
+        spark.table(BOOKMARKS_TABLE)
+        .where((F.col("job") == F.lit(ctx.job)) & (F.col("run_date") != F.lit(ctx.run_date)) & (F.col("source") == F.lit(source)))
+        .select("file", "size", (F.unix_micros("modified") / 1000).cast("long").alias("modified_ms"))
+        .collect()
+    )
+    return {FileMark(row.file, row.size, row.modified_ms) for row in rows}
+
+
+def record(spark: SparkSession, ctx: RunContext, taken: Mapping[str, list[FileMark]]) -> None:
+    """Replace the run date's bookmarks with the files this run read, per incremental source."""
+    rows = [
+        (source, mark.uri, mark.size, EPOCH + timedelta(milliseconds=mark.modified_ms), ctx.run_id, ctx.job, ctx.run_date)
+        for source, marks in taken.items()
+        for mark in marks
+    ]
+    frame = spark.createDataFrame(rows, SCHEMA)
+    target = TargetConfig(table=BOOKMARKS_TABLE, mode="overwrite_partitions", partition_by=["job", "run_date"])
+    for folder in parquet.write(spark, frame, target, ctx, replacing=[(ctx.job, ctx.run_date.isoformat())]):
+        fs.delete(spark, folder)
