@@ -53,7 +53,7 @@ def generate(
         say(f"telemetry of {day}")
         for device in devices:
             rng = random.Random(f"{seed}:iot:{device}:{day}")
-            outage = _outage(day, rng)
+            outage = _outage(day, rng, all_morning=device == devices[0])
             battery = rng.uniform(30, 100)  # drains through the day; recharged overnight
             for minute in range(24 * 60):
                 at = datetime.combine(day, time()) + timedelta(minutes=minute, milliseconds=rng.randrange(60_000))
@@ -79,12 +79,16 @@ def generate(
     return IotSummary(days=sum(1 for _ in window.days()), files=len(arrivals), readings=readings, malformed=malformed)
 
 
-def _outage(day: date, rng: random.Random) -> tuple[datetime, datetime] | None:
-    """About one device-day in four: offline for one to three hours, the backlog sent when back."""
+def _outage(day: date, rng: random.Random, all_morning: bool) -> tuple[datetime, datetime] | None:
+    """About one device-day in four: offline for one to five hours, the backlog sent when back. The
+    fleet's first device loses its connection every morning, 06:00 to 12:00 (readings later than any
+    watermark of a few hours' micro-batches)."""
+    if all_morning:
+        return datetime.combine(day, time(6)), datetime.combine(day, time(12))
     if rng.random() > 0.25:
         return None
     start = datetime.combine(day, time()) + timedelta(minutes=rng.randrange(60, 20 * 60))
-    return start, start + timedelta(minutes=rng.randrange(60, 180))
+    return start, start + timedelta(minutes=rng.randrange(60, 300))
 
 
 def _reading(device: str, at: datetime, battery: float, rng: random.Random) -> str:

@@ -3,7 +3,7 @@ middle of its micro-batches and run again; a third run finds nothing new; `etl s
 that lands later and stops cleanly on Ctrl-C.
 
 The expected values are computed here from the raw files, in plain Python, by replaying what the job
-documents: files in the order they arrived, one per micro-batch (files_per_batch: 1); a reading is
+documents: files in the order they arrived, files_per_batch of them per micro-batch; a reading is
 late when its event time is not after the watermark, the latest event time of the earlier micro-batches
 less 10 minutes; a reading sent again (same device, event id and time) counts once.
 """
@@ -73,13 +73,15 @@ def _parse(line: str) -> dict | None:
 def replay(raw: Path) -> Replay:
     files = sorted((f for f in raw.rglob("iot-telemetry-*") if f.is_file()), key=lambda f: (f.stat().st_mtime, str(f)))
     batches, kept, seen = [], [], set()
+    per_batch = JOB["sources"]["telemetry"]["files_per_batch"]
     # Spark (3.5) filters late rows with the watermark of the micro-batch before: the latest event time of
     # the micro-batches before that one, less the delay
     watermark: datetime | None = None
     latest: datetime | None = None
-    for file in files:
+    for first in range(0, len(files), per_batch):
         batch, latest_before = Batch(), latest
-        for line in file.read_text().splitlines():
+        lines = [(line, file) for file in files[first : first + per_batch] for line in file.read_text().splitlines()]
+        for line, file in lines:
             if not line.strip():
                 continue
             batch.lines += 1
@@ -173,18 +175,18 @@ def wait_for(condition, what: str, seconds: float = 300) -> None:  # type: ignor
 
 @pytest.fixture(scope="module")
 def restarted(lake: Lake) -> tuple[Lake, Replay, int, int]:
-    """A day landed; the nightly run killed once 8 micro-batches are committed; run again to the end.
+    """A day landed; the nightly run killed once 4 micro-batches are committed; run again to the end.
     Returns the lake, the replay and where each query's second run began (its first uncommitted batch)."""
     lake.etl_ok("demo-data", "iot", "--env", "local", "--scale", "0.002")
     run = start(lake, "run", "iot_telemetry", "--env", "local", "--run-date", DAY)
     try:
-        wait_for(lambda: committed(lake, "iot_device_5min") >= 8 or run.poll() is not None, "8 committed micro-batches")
+        wait_for(lambda: committed(lake, "iot_device_5min") >= 4 or run.poll() is not None, "4 committed micro-batches")
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=60)
     assert run.returncode == -signal.SIGKILL
     resumed_at = (committed(lake, "iot_device_5min"), committed(lake, "quarantine_telemetry"))
-    assert 8 <= resumed_at[0] < 24
+    assert 4 <= resumed_at[0] < 12
     lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAY)
     lake.prefetch(TABLE_SQL, AUDIT_SQL, QUARANTINE_SQL)
     return lake, replay(lake.root / "raw" / "iot"), *resumed_at
@@ -246,7 +248,7 @@ def test_etl_stream_takes_new_files_until_ctrl_c_then_stops_cleanly(restarted: t
     stream = start(lake, "stream", "iot_telemetry", "--env", "local", "--every", "1")
     try:
         wait_for(lambda: committed(lake, "iot_device_5min") > before or stream.poll() is not None, "a micro-batch of the new file")
-        os.kill(stream.pid, signal.SIGINT)  # Ctrl-C
+        os.killpg(stream.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group (PySpark starts its JVM ignoring it)
         _, stderr = stream.communicate(timeout=120)
     finally:
         if stream.poll() is None:
