@@ -71,11 +71,6 @@ _PATTERNS = {
 }
 
 
-def cloudfront_columns() -> list[str]:
-    """The columns the reader gives, in order (without the malformed-record column)."""
-    return ["request_time", *(column for column, _ in COLUMNS.values())]
-
-
 def parse(lines: DataFrame) -> DataFrame:
     """`lines` (a text DataFrame: `value`, plus any partition columns) -> one typed row per request line.
 
@@ -88,7 +83,11 @@ def parse(lines: DataFrame) -> DataFrame:
     # the verdict once per line, instead of inlining them into every column that uses them.
     fields = F.split(F.col("value"), "\t", -1)
     split = lines.where(~comments).select(
-        "value", *extra, F.size(fields).alias("_count"), *(fields[i].alias(f"_f{i}") for i in range(len(FIELDS)))
+        "value",
+        *extra,
+        F.size(fields).alias("_count"),
+        # get(): null past the end of a short line, also where Spark runs in ANSI mode (Spark 4)
+        *(F.get(fields, i).alias(f"_f{i}") for i in range(len(FIELDS))),
     )
     raw = {field: F.when(F.col(f"_f{i}") != "-", F.col(f"_f{i}")) for i, field in enumerate(FIELDS)}
     checks = [F.col("_count") == len(FIELDS), raw["date"].isNotNull(), raw["time"].isNotNull()] + [
