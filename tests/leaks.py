@@ -34,11 +34,10 @@ def is_secret_store(path: Path) -> bool:
     return path.name in SECRET_STORES and path.stat().st_mode & 0o077 == 0
 
 
-def contents(path: Path) -> bytes:
+def contents(path: Path, con: duckdb.DuckDBPyConnection) -> bytes:
     """A file's bytes; a Parquet file's values as text (its pages are compressed); gzip unpacked."""
     if path.suffix == ".parquet":
-        with duckdb.connect() as con:
-            return repr(con.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()).encode()
+        return repr(con.execute("SELECT * FROM read_parquet(?)", [str(path)]).fetchall()).encode()
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         try:
@@ -53,10 +52,11 @@ def leaks(secrets: Iterable[str], outputs: Iterable[tuple[str, str]], folders: I
     wanted = [secret for secret in secrets if secret]
     found = [where for where, text in outputs if any(secret in text for secret in wanted)]
     encoded = [secret.encode() for secret in wanted]
-    for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink() and not is_secret_store(path):
-                data = contents(path)
-                if any(secret in data for secret in encoded):
-                    found.append(str(path))
+    with duckdb.connect() as con:  # one for all files: a connection each cost 17 ms per Parquet file
+        for folder in folders:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.is_symlink() and not is_secret_store(path):
+                    data = contents(path, con)
+                    if any(secret in data for secret in encoded):
+                        found.append(str(path))
     return found
