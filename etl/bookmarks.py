@@ -51,20 +51,17 @@ class FileMark:
 def new_files(spark: SparkSession, ctx: RunContext, source: str, uris: list[str]) -> list[FileMark]:
     """The files under the given folders that no run of the job for another date has taken from `source`."""
     found = [FileMark(uri, size, modified) for folder in uris for uri, size, modified in fs.file_statuses(spark, folder)]
-    taken = _taken_elsewhere(spark, ctx, source)
-    return sorted((mark for mark in found if mark not in taken), key=lambda mark: mark.uri)
-
-
-def _taken_elsewhere(spark: SparkSession, ctx: RunContext, source: str) -> set[FileMark]:
-    if not catalog.table_exists(spark, BOOKMARKS_TABLE):
-        return set()
-    rows = (
+    if not found or not catalog.table_exists(spark, BOOKMARKS_TABLE):
+        return sorted(found, key=lambda mark: mark.uri)
+    # compared in Spark, so that the driver holds the files found, never the job's whole history
+    listed = spark.createDataFrame([(m.uri, m.size, m.modified_ms) for m in found], "file string, size long, modified_ms long")
+    taken = (
         spark.table(BOOKMARKS_TABLE)
         .where((F.col("job") == F.lit(ctx.job)) & (F.col("run_date") != F.lit(ctx.run_date)) & (F.col("source") == F.lit(source)))
         .select("file", "size", (F.unix_micros("modified") / 1000).cast("long").alias("modified_ms"))
-        .collect()
     )
-    return {FileMark(row.file, row.size, row.modified_ms) for row in rows}
+    new = listed.join(taken, ["file", "size", "modified_ms"], "left_anti").collect()
+    return sorted((FileMark(row.file, row.size, row.modified_ms) for row in new), key=lambda mark: mark.uri)
 
 
 def record(spark: SparkSession, ctx: RunContext, taken: Mapping[str, list[FileMark]]) -> None:
