@@ -93,8 +93,8 @@ def run_stream(job: Any, ctx: RunContext, every_seconds: int | None = None) -> a
                 malformed_records(frame).writeStream.foreachBatch(sink), ctx, f"quarantine_{name}", every_seconds
             )
         _wait(queries, counts, every_seconds is not None)
-        first_target = next(iter(outputs))
-        record.rows_read = {name: sum(counts[first_target].read.values()) for name in raw}
+        # a source's quarantine query reads that source alone, every record of it
+        record.rows_read = {name: sum(counts[f"source:{name}"].read.values()) for name in raw}
         record.rows_malformed = {name: sum(counts[f"source:{name}"].written.values()) for name in raw}
         record.rows_written = {name: sum(counts[name].written.values()) for name in outputs}
         for name in outputs:

@@ -1,6 +1,7 @@
-"""iot_telemetry end to end: `etl demo-data iot` lands a day of Firehose files; `etl run` is killed in the
-middle of its micro-batches and run again; a third run finds nothing new; `etl stream` picks up a file
-that lands later and stops cleanly on Ctrl-C.
+"""iot_telemetry end to end, two nights: `etl demo-data iot` lands two days of Firehose files; night one's
+`etl run` takes the first day's deliveries uninterrupted; night two's is killed in the middle of its
+micro-batches and run again; a third run finds nothing new; `etl stream` picks up a file that lands later
+and stops cleanly on Ctrl-C.
 
 The expected values are computed here from the raw files, in plain Python, by replaying what the job
 documents: files in the order they arrived, files_per_batch of them per micro-batch; a reading is
@@ -29,7 +30,7 @@ from tests.integration.conftest import ETL, REPO, Lake
 
 pytestmark = pytest.mark.integration
 
-DAY = "2024-06-01"
+DAYS = ("2024-06-01", "2024-06-02")
 JOB = yaml.safe_load((REPO / "conf" / "jobs" / "iot_telemetry.yaml").read_text())
 WATERMARK = timedelta(minutes=JOB["params"]["watermark_minutes"])
 WINDOW = timedelta(minutes=JOB["params"]["window_minutes"])
@@ -175,32 +176,71 @@ def wait_for(condition, what: str, seconds: float = 300) -> None:  # type: ignor
         time.sleep(0.1)
 
 
+@dataclass
+class Nights:
+    lake: Lake
+    first: Replay  # the first night's files
+    first_table: list[dict]  # the table after the first night
+    both: Replay  # every file
+    resumed_at: int  # the first micro-batch the second night's rerun ran (its quarantine query's)
+
+
 @pytest.fixture(scope="module")
-def restarted(lake: Lake) -> tuple[Lake, Replay, int, int]:
-    """A day landed; the nightly run killed once 4 micro-batches are committed; run again to the end.
-    Returns the lake, the replay and where each query's second run began (its first uncommitted batch)."""
-    lake.etl_ok("demo-data", "iot", "--env", "local", "--scale", "0.002")
-    run = start(lake, "run", "iot_telemetry", "--env", "local", "--run-date", DAY)
+def nights(lake: Lake) -> Nights:
+    """Two days of telemetry landed. Night one: the first day's deliveries, one uninterrupted run. Night
+    two: the second day's deliveries arrive; the run is killed once 2 of its micro-batches are committed,
+    then run again to the end."""
+    lake.etl_ok("demo-data", "iot", "--env", "local", "--scale", "0.002", "--to", DAYS[1])
+    raw, held_back = lake.root / "raw" / "iot", lake.root / "held-back"
+    later = sorted(day for day in (raw / "2024" / "06").iterdir() if day.name != "01")
+    held_back.mkdir()
+    for day in later:
+        day.rename(held_back / day.name)  # a rename keeps the files' modification (delivery) times
+    lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAYS[0])
+    lake.prefetch(TABLE_SQL)
+    first, first_table = replay(raw), loaded_windows(lake)
+    for day in later:
+        (held_back / day.name).rename(day)
+
+    run = start(lake, "run", "iot_telemetry", "--env", "local", "--run-date", DAYS[1])
+    night_one = len(first.batches)
     try:
-        wait_for(lambda: committed(lake, "iot_device_5min") >= 4 or run.poll() is not None, "4 committed micro-batches")
+        wait_for(lambda: committed(lake, "iot_device_5min") >= night_one + 2 or run.poll() is not None, "2 committed micro-batches")
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=60)
     assert run.returncode == -signal.SIGKILL
-    resumed_at = (committed(lake, "iot_device_5min"), committed(lake, "quarantine_telemetry"))
-    assert 4 <= resumed_at[0] < 12
-    lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAY)
+    resumed_at = committed(lake, "quarantine_telemetry")
+    both = replay(raw)
+    assert night_one + 2 <= committed(lake, "iot_device_5min") < len(both.batches)
+    lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAYS[1])
     lake.prefetch(TABLE_SQL, AUDIT_SQL, QUARANTINE_SQL)
-    return lake, replay(lake.root / "raw" / "iot"), *resumed_at
+    return Nights(lake, first, first_table, both, resumed_at)
 
 
-def test_a_run_killed_in_the_middle_then_rerun_loses_and_repeats_nothing(restarted: tuple[Lake, Replay, int, int]) -> None:
+def test_late_readings_within_the_watermark_are_counted_later_ones_dropped_and_counted(nights: Nights) -> None:
+    """An uninterrupted run: every window, and the audit's counts, equal the replay's exactly."""
+    expected = nights.first
+    assert_same_windows(nights.first_table, expected_windows(expected.kept))
+    audit = nights.lake.sql(AUDIT_SQL)[0]
+    assert audit == {
+        "status": "succeeded",
+        "read": str(sum(b.lines for b in expected.batches)),
+        "malformed": str(sum(len(b.malformed) for b in expected.batches)),
+        "late": str(sum(b.late for b in expected.batches)),
+        "duplicates": str(sum(b.duplicates for b in expected.batches)),
+    }
+    # the demo has both kinds: readings that arrived after newer ones yet within the watermark, and later ones
+    assert sum(1 for r in expected.kept if r["arrived_late"]) > 100 and len(expected.dropped_late) > 100
+
+
+def test_a_run_killed_in_the_middle_then_rerun_loses_and_repeats_nothing(nights: Nights) -> None:
     """Where the run was killed shifts Spark's watermark after the restart (a micro-batch's late rows are
     judged by a watermark that lags one or two micro-batches), so a reading that arrived late may count
     or not. Every window no late reading touches equals the replay's exactly; the others never count a
     reading twice or one that did not arrive."""
-    lake, expected, _, _ = restarted
-    loaded = loaded_windows(lake)
+    expected = nights.both
+    loaded = loaded_windows(nights.lake)
     by_key = {(w["device_id"], w["window_start"]): w for w in loaded}
     assert len(by_key) == len(loaded)  # one row per device and window
     touched = {key(r) for r in expected.dropped_late + [r for r in expected.kept if r["arrived_late"]]}
@@ -209,8 +249,15 @@ def test_a_run_killed_in_the_middle_then_rerun_loses_and_repeats_nothing(restart
     possible = {(w["device_id"], w["window_start"]): w for w in expected_windows(expected.kept + expected.dropped_late)}
     assert set(by_key) <= set(possible)
     assert all(w["readings"] <= possible[k]["readings"] for k, w in by_key.items())
-    assert len(exact) > 2000 and len(touched) > 10  # most windows are exact; the demo has late readings
-    assert sum(b.duplicates for b in expected.batches) > 0
+    assert len(exact) > 4000 and len(touched) > 20  # most windows are exact; the demo has late readings
+    # the killed run wrote no audit row; the rerun counts the micro-batches it ran
+    audit = nights.lake.sql(AUDIT_SQL)
+    rest = expected.batches[nights.resumed_at :]
+    assert len(audit) == 2
+    assert (audit[1]["status"], audit[1]["read"], audit[1]["malformed"]) == (
+        "succeeded", str(sum(b.lines for b in rest)), str(sum(len(b.malformed) for b in rest))
+    )  # fmt: skip
+    assert int(audit[1]["late"]) > 0 and int(audit[1]["duplicates"]) > 0
 
 
 def key(reading: dict) -> tuple[str, str]:
@@ -218,46 +265,31 @@ def key(reading: dict) -> tuple[str, str]:
     return reading["device_id"], start.isoformat()
 
 
-def test_late_readings_are_dropped_and_counted(restarted: tuple[Lake, Replay, int, int]) -> None:
-    lake, expected, target_from, quarantine_from = restarted
-    # the killed run wrote no audit row; the second counts the micro-batches it ran
-    [audit] = lake.sql(AUDIT_SQL)
-    rest = expected.batches[target_from:]
-    assert (audit["status"], audit["read"], audit["malformed"]) == (
-        "succeeded", str(sum(b.lines for b in rest)), str(sum(len(b.malformed) for b in expected.batches[quarantine_from:]))
-    )  # fmt: skip
-    assert int(audit["late"]) > 0 and int(audit["duplicates"]) > 0
-    # the first device's morning backlog arrived hours late: some of it dropped, none of it twice
-    raw_first = sum(1 for r in expected.kept + expected.dropped_late if r["device_id"] == "dev-00001")
-    loaded_first = sum(w["readings"] for w in loaded_windows(lake) if w["device_id"] == "dev-00001")
-    assert 0 < loaded_first < raw_first
-
-
-def test_malformed_records_are_quarantined_once_with_their_file(restarted: tuple[Lake, Replay, int, int]) -> None:
-    lake, expected, _, _ = restarted
+def test_malformed_records_are_quarantined_once_with_their_file(nights: Nights) -> None:
+    lake, expected = nights.lake, nights.both
     held = [(row["record"], row["source_file"]) for row in lake.sql(QUARANTINE_SQL)]
     want = sorted((record, file) for batch in expected.batches for record, file in batch.malformed)
     assert sorted(held) == want and len(want) > 0
 
 
-def test_a_run_with_nothing_new_changes_nothing(restarted: tuple[Lake, Replay, int, int]) -> None:
-    lake, _, _, _ = restarted
+def test_a_run_with_nothing_new_changes_nothing(nights: Nights) -> None:
+    lake = nights.lake
     before = lake.sql(TABLE_SQL)
     storage = lake.storage("analytics.iot_device_5min")
-    lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAY)
+    lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAYS[1])
     lake.prefetch(TABLE_SQL)
     assert lake.sql(TABLE_SQL) == before
     assert lake.storage("analytics.iot_device_5min") == storage
 
 
-def test_etl_stream_takes_new_files_until_ctrl_c_then_stops_cleanly(restarted: tuple[Lake, Replay, int, int]) -> None:
-    lake, _, _, _ = restarted
+def test_etl_stream_takes_new_files_until_ctrl_c_then_stops_cleanly(nights: Nights) -> None:
+    lake = nights.lake
     readings = [
-        {"device_id": "dev-09999", "event_id": f"e{n}", "event_time": f"2024-06-02T00:0{n}:00.000Z", "temperature": 70.0 + n,
+        {"device_id": "dev-09999", "event_id": f"e{n}", "event_time": f"2024-06-04T00:0{n}:00.000Z", "temperature": 70.0 + n,
          "humidity": 50.0, "battery": 80.0}
         for n in range(3)
     ]  # fmt: skip
-    new_file = lake.root / "raw" / "iot" / "2024" / "06" / "02" / "00" / "iot-telemetry-1-2024-06-02-00-00-00-late-arrival"
+    new_file = lake.root / "raw" / "iot" / "2024" / "06" / "04" / "00" / "iot-telemetry-1-2024-06-04-00-00-00-late-arrival"
     new_file.parent.mkdir(parents=True)
     new_file.write_text("".join(json.dumps(r) + "\n" for r in readings))
     before = committed(lake, "iot_device_5min")
@@ -277,6 +309,6 @@ def test_etl_stream_takes_new_files_until_ctrl_c_then_stops_cleanly(restarted: t
         "SELECT window_start, readings, temperature_max, anomalies FROM analytics.iot_device_5min WHERE device_id = 'dev-09999'"
     )
     assert windows == [
-        {"window_start": "2024-06-02T00:00:00", "readings": "3", "temperature_max": "72.0", "anomalies": '["temperature_high"]'}
+        {"window_start": "2024-06-04T00:00:00", "readings": "3", "temperature_max": "72.0", "anomalies": '["temperature_high"]'}
     ]
     assert lake.sql(AUDIT_SQL)[-1] == {"status": "succeeded", "read": "3", "malformed": "0", "late": "0", "duplicates": "0"}
