@@ -46,7 +46,7 @@ from etl.quality.routing import (
     samples,
     tally,
 )
-from etl.quality.validate import Counted, overall_status
+from etl.quality.validate import Counted, import_in_background, overall_status
 from etl.secrets import mask
 from etl.volume import earlier_rates
 from etl.volume import judge as judge_volume
@@ -100,6 +100,8 @@ class Job:
     def run(self, ctx: RunContext) -> RunOutcome:
         validations: list[ValidationResult] = []
         cached: dict[str, DataFrame] = {}
+        if self.suites:
+            import_in_background()
         with self.audited(ctx) as record:
             try:
                 taken = self._new_files(ctx)
