@@ -40,14 +40,28 @@ def _stop_group(process: subprocess.Popen[bytes] | subprocess.Popen[str], grace:
     """SIGTERM the process group led by `process` (so a JVM's forked children go too), SIGKILL it after `grace` s.
 
     The group gets SIGKILL even when the leader exited in time: a worker that dies first leaves its
-    executors in the group, orphaned but still running."""
+    executors in the group, orphaned but still running. So do the processes of the leader's session that
+    left the group: PySpark's worker daemon makes a group of its own."""
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+    for pid in session_members(process.pid):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     process.wait()
+
+
+def session_members(session: int) -> list[int]:
+    """The processes of a session, from /proc (Linux; elsewhere none)."""
+    members = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with suppress(OSError, ValueError, IndexError):
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) == session:
+                members.append(int(entry.name))
+    return members
 
 
 class StandaloneCluster:

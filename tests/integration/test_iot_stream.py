@@ -257,7 +257,7 @@ def test_a_run_killed_in_the_middle_then_rerun_loses_and_repeats_nothing(nights:
     assert (audit[1]["status"], audit[1]["read"], audit[1]["malformed"]) == (
         "succeeded", str(sum(b.lines for b in rest)), str(sum(len(b.malformed) for b in rest))
     )  # fmt: skip
-    assert int(audit[1]["late"]) > 0 and int(audit[1]["duplicates"]) > 0
+    assert int(audit[1]["duplicates"]) > 0  # every hour's file has some; late ones need not be in the rerun's part
 
 
 def key(reading: dict) -> tuple[str, str]:

@@ -107,7 +107,8 @@ def is_loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def live_processes() -> dict[int, tuple[int, str]]:
-    """pid -> (process group, command line) of every process that is not a zombie."""
+    """pid -> (session, command line) of every process that is not a zombie. The session, not the process
+    group: PySpark's worker daemon moves to a group of its own as soon as it starts."""
     found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -116,9 +117,9 @@ def live_processes() -> dict[int, tuple[int, str]]:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue  # exited meanwhile
-            state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+            state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
             if state != "Z":
-                found[int(entry.name)] = (int(pgrp), cmdline)
+                found[int(entry.name)] = (int(session), cmdline)
     return found
 
 
@@ -238,18 +239,18 @@ def test_spark_reads_and_writes_s3_through_s3a(cluster: StandaloneCluster, s3: S
 def test_cluster_stop_leaves_no_process_or_port(cluster: StandaloneCluster, nowhere: Path, tmp_path: Path) -> None:
     script, release = tmp_path / "sleeper.py", tmp_path / "release"
     script.write_text(SLEEPER_DRIVER)
-    groups = set(cluster.pids.values())
-    ports = [cluster.master_port, cluster.webui_port, *(port for _, port in listening(list(groups)))]
+    sessions = set(cluster.pids.values())  # the master and the worker each lead a session of their own
+    ports = [cluster.master_port, cluster.webui_port, *(port for _, port in listening(list(sessions)))]
 
     with ThreadPoolExecutor(1) as pool:
         driver = pool.submit(cluster.spark_submit, [*NO_UI, str(script), str(release)], cwd=nowhere, timeout=180)
         try:
             deadline = time.monotonic() + 120
-            while not any("pyspark.daemon" in cmd for pgrp, cmd in live_processes().values() if pgrp in groups):
+            while not any("pyspark.daemon" in cmd for session, cmd in live_processes().values() if session in sessions):
                 assert not driver.done(), f"the driver ended before its task ran:\n{driver.result().stderr[-3000:]}"
                 assert time.monotonic() < deadline, "no executor started a Python worker within 120 s"
                 time.sleep(0.5)
-            cluster_processes = {pid: cmd for pid, (pgrp, cmd) in live_processes().items() if pgrp in groups}
+            cluster_processes = {pid: cmd for pid, (session, cmd) in live_processes().items() if session in sessions}
             assert any("CoarseGrainedExecutorBackend" in cmd for cmd in cluster_processes.values()), "no executor running"
 
             cluster.stop()
