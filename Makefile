@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit integration lint demo clean metastore-up metastore-down
+.PHONY: help setup test unit integration lint demo clean metastore-up metastore-down bench bench-scale
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ setup: $(BIN)/etl $(LOCAL_FS_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) ## create .v
 $(BIN)/etl: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,demo,delta]"
+	$(BIN)/pip install --quiet -e ".[dev,demo,delta,bench]"
 	@touch $@
 
 # A file system for file:// that sets permissions without forking chmod (see etl/jvm/); optional.
@@ -54,9 +54,19 @@ integration: setup ## end-to-end runs of the etl command
 	$(BIN)/pytest tests/integration
 
 lint: setup ## ruff and mypy
-	$(BIN)/ruff check etl jobs tests
-	$(BIN)/ruff format --check etl jobs tests
+	$(BIN)/ruff check etl jobs tests bench
+	$(BIN)/ruff format --check etl jobs tests bench
 	$(BIN)/mypy etl jobs
+
+SF     ?= 1
+RUNS   ?= 3
+SCALES ?= 0.1,1,3
+
+bench: setup ## the nightly load against a hand-written PySpark script (SF=1 RUNS=3); results in bench/results/
+	$(BIN)/python bench/run.py --sf $(SF) --runs $(RUNS)
+
+bench-scale: setup ## how the nightly load's time grows with the data (SCALES=0.1,1,3)
+	$(BIN)/python bench/run.py --scales $(SCALES) --runs 1
 
 # A Hive metastore service on MariaDB, as EMR's external one on RDS (etl/dev/metastore.py); needs mariadb-server and libmariadb-java.
 METASTORE_DIR ?= .cache/metastore
@@ -81,4 +91,4 @@ deploy: package ## upload dist/ to ARTIFACTS=s3://bucket/prefix/
 	$(BIN)/etl deploy --dist dist $(if $(ARTIFACTS),--artifacts $(ARTIFACTS)) $(if $(ENV),--env $(ENV))
 
 clean: ## remove the local lake and build output (not .venv)
-	rm -rf lake dist build *.egg-info .pytest_cache
+	rm -rf lake dist build *.egg-info .pytest_cache bench/work

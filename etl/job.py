@@ -48,6 +48,7 @@ from etl.quality.routing import (
 )
 from etl.quality.validate import Counted, import_in_background, overall_status
 from etl.secrets import mask
+from etl.stopwatch import Stopwatch
 from etl.volume import earlier_rates
 from etl.volume import judge as judge_volume
 
@@ -102,8 +103,10 @@ class Job:
         cached: dict[str, DataFrame] = {}
         if self.suites:
             import_in_background()
+        watch = Stopwatch()
         with self.audited(ctx) as record:
             try:
+                watch.lap("lock")
                 taken = self._new_files(ctx)
                 observations = {name: Observation(_observation_name(name)) for name in self.config.sources}
                 files = {name: [mark.uri for mark in marks] for name, marks in taken.items()}
@@ -111,6 +114,7 @@ class Job:
                 outputs = self._outputs(ctx, {name: well_formed(frame) for name, frame in raw.items()})
                 rules = {name: quarantine_rules(self.suites.get(name)) for name in outputs}
                 checks = {name: row_checks(self.suites.get(name)) for name in outputs}
+                watch.lap("plan")  # listing the input, the reader's checks, building the outputs' plans
                 # Materialize each output once (an output derived from another, in the order of the targets,
                 # reads the other's cache), then mark what becomes of each row and the row-level checks it
                 # fails: cheap columns over the cache, which validation, quarantine and the write all read. The
@@ -130,6 +134,7 @@ class Job:
                 record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
                 self._account(record, tallies)
                 self._check_volumes(ctx, record.rows_read)
+                watch.lap("read, transform and count")
                 loaded = {name: loaded_rows(frame) for name, frame in marked.items()}
                 validations, report = self._validate(ctx, loaded, marked, tallies, rules, checks)
                 record.validation = overall_status(validations)
@@ -137,13 +142,18 @@ class Job:
                 if failed:
                     raise ValidationFailed(_failure_line(failed) + (f" (report: {report})" if report else ""))
                 self._require_unique_merge_keys(loaded)
+                watch.lap("validate")
                 superseded = self._quarantine(ctx, raw, marked, record)
+                watch.lap("quarantine")
                 self._load(ctx, loaded, superseded, on_loaded=lambda name: record.rows_written.update({name: tallies[name].loaded}))
+                watch.lap("load")
                 if taken:
                     bookmarks.record(self.spark, ctx, taken)
             finally:
                 for frame in cached.values():
                     frame.unpersist()
+        watch.lap("audit")
+        log.info("run %s stage seconds: %s", ctx.run_id, watch)
         return RunOutcome(record, validations)
 
     @contextmanager

@@ -1,0 +1,299 @@
+"""The nightly-load benchmark: sales_warehouse through the product against a hand-written PySpark script.
+
+    python bench/run.py --sf 1 --runs 3          # make bench
+    python bench/run.py --scales 0.1,1,3         # make bench-scale
+
+Lands TPC-H raw data with `etl demo-data` (kept under bench/work/ between calls), then runs, in turn and
+each `--runs` times: `etl backfill sales_warehouse` over the full TPC-H range (the product path), the
+bare script (bench/bare_sales.py) and the product path with validation switched off (a copy of conf/
+whose targets name no suite). The product's runs find the warehouse loaded, as every night but the
+first does (an untimed warm-up run creates its tables and metastore once); the bare script overwrites
+its output folders.
+
+Prints wall time (median, min-max), rows per second, peak memory (all the run's processes together)
+and the ratios product / bare and validation's share of the product path; writes them as JSON and a
+chart of time per stage under bench/results/. Ratios are taken run by run (product run i over bare run
+i), so that a machine's drift during the call moves both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import yaml
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+ETL = Path(sys.executable).parent / "etl"
+LOCAL_FS_JAR = REPO / ".cache" / "jars" / "etl-local-fs.jar"
+FIRST, LAST = "1992-01-01", "1998-12-31"
+PRODUCT, BARE, NO_VALIDATION = "product", "bare script", "product, validation off"
+STAGES = re.compile(r"stage seconds: (\{.*\})")
+
+
+@dataclass
+class Run:
+    variant: str
+    wall_seconds: float
+    peak_mib: float
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sf", type=float, default=1.0, help="TPC-H scale factor (default 1)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each variant (default 3)")
+    parser.add_argument("--scales", help="a scaling run instead: comma-separated scale factors, product and bare script only")
+    parser.add_argument("--work", type=Path, default=BENCH / "work", help="where the raw data and the runs' output go")
+    args = parser.parse_args()
+    results = BENCH / "results"
+    results.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if args.scales:
+        scales = [float(s) for s in args.scales.split(",")]
+        report = {"machine": machine(), "scaling": [measure(args.work, sf, args.runs, (PRODUCT, BARE)) for sf in scales]}
+        print_scaling(report["scaling"])
+        name = f"scaling-{stamp}"
+    else:
+        report = {"machine": machine(), **measure(args.work, args.sf, args.runs, (PRODUCT, BARE, NO_VALIDATION))}
+        print_table(report)
+        name = f"sf{args.sf:g}-{stamp}"
+    (results / f"{name}.json").write_text(json.dumps(report, indent=2))
+    chart(report, results / f"{name}.png")
+    print(f"\nwritten: {results / name}.json and .png")
+
+
+def measure(work: Path, sf: float, runs: int, variants: tuple[str, ...]) -> dict:
+    root = work / f"sf{sf:g}"
+    lineitems = land(root, sf)
+    no_validation_conf = without_suites(root / "conf-no-validation")
+    if not (root / "lake" / "metastore_db").exists():
+        print(f"[sf {sf:g}] warm-up: a first backfill creates the warehouse (not timed) ...", flush=True)
+        timed("warm-up", backfill(), {"ETL_LAKE_ROOT": str(root / "lake"), "ETL_CONF_DIR": str(REPO / "conf")})
+    timings: list[Run] = []
+    for number in range(1, runs + 1):
+        for variant in variants:
+            print(f"[sf {sf:g}, run {number}/{runs}] {variant} ...", end=" ", flush=True)
+            if variant == BARE:
+                command = [sys.executable, str(BENCH / "bare_sales.py"), "--raw", str(root / "lake" / "raw"), "--out", str(root / "bare")]
+                command += ["--from", FIRST, "--to", LAST]
+                if LOCAL_FS_JAR.is_file():
+                    command += ["--local-fs-jar", str(LOCAL_FS_JAR)]
+                env = {}
+            else:
+                command = backfill()
+                env = {"ETL_CONF_DIR": str(no_validation_conf if variant == NO_VALIDATION else REPO / "conf")}
+            run = timed(variant, command, {"ETL_LAKE_ROOT": str(root / "lake"), **env})
+            print(f"{run.wall_seconds:.1f} s, peak {run.peak_mib:.0f} MiB")
+            timings.append(run)
+    return {"sf": sf, "lineitems": lineitems, "runs": [asdict(run) for run in timings], "summary": summarize(timings, lineitems)}
+
+
+def land(root: Path, sf: float) -> int:
+    """The raw zone for this scale factor, landed once and reused; the number of lineitems."""
+    marker = root / "landed.json"
+    if marker.exists():
+        return int(json.loads(marker.read_text())["lineitems"])
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    print(f"landing TPC-H at scale factor {sf:g} with etl demo-data ...", flush=True)
+    started = time.monotonic()
+    env = {**os.environ, "ETL_LAKE_ROOT": str(root / "lake"), "ETL_CONF_DIR": str(REPO / "conf")}
+    done = subprocess.run(
+        [str(ETL), "demo-data", "--env", "local", "--scale", str(sf)], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.exit(f"etl demo-data failed:\n{done.stderr[-3000:]}")
+    found = re.search(r"(\d+) lineitems", done.stderr)
+    lineitems = int(found.group(1)) if found else 0
+    marker.write_text(json.dumps({"sf": sf, "lineitems": lineitems, "seconds": round(time.monotonic() - started, 1)}))
+    return lineitems
+
+
+def without_suites(conf: Path) -> Path:
+    """A copy of conf/ whose sales_warehouse targets name no expectation suite: no validation at all."""
+    shutil.rmtree(conf, ignore_errors=True)
+    shutil.copytree(REPO / "conf", conf)
+    job_file = conf / "jobs" / "sales_warehouse.yaml"
+    job = yaml.safe_load(job_file.read_text())
+    for target in job["targets"].values():
+        target.pop("suite", None)
+    job_file.write_text(yaml.safe_dump(job, sort_keys=False))
+    return conf
+
+
+def backfill() -> list[str]:
+    return [str(ETL), "backfill", "sales_warehouse", "--env", "local", "--from", FIRST, "--to", LAST]
+
+
+def timed(variant: str, command: list[str], env: dict[str, str]) -> Run:
+    """Run a command to its end: wall seconds, the peak of its processes' summed memory, its stage seconds."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    peak = PeakMemory(process.pid)
+    peak.start()
+    _, stderr = process.communicate()
+    wall = time.monotonic() - started
+    peak.stop()
+    if process.returncode != 0:
+        sys.exit(f"{variant} failed (exit {process.returncode}):\n{stderr[-3000:]}")
+    stages = STAGES.findall(stderr)
+    return Run(variant, round(wall, 2), round(peak.mib, 1), json.loads(stages[-1]) if stages else {})
+
+
+class PeakMemory(threading.Thread):
+    """The largest sum, sampled every 0.2 s, of the resident memory of the processes of one group (the
+    command's Python process and the Spark JVM it starts)."""
+
+    def __init__(self, group: int) -> None:
+        super().__init__(daemon=True)
+        self.group, self.mib, self._done = group, 0.0, threading.Event()
+
+    def run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._done.wait(0.2):
+            total = 0
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    stat = Path(entry.path, "stat").read_text()
+                    if int(stat.rsplit(")", 1)[1].split()[2]) == self.group:
+                        total += int(Path(entry.path, "statm").read_text().split()[1]) * page
+                except (OSError, ValueError, IndexError):
+                    continue
+            self.mib = max(self.mib, total / 2**20)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def summarize(runs: list[Run], lineitems: int) -> dict:
+    by_variant: dict[str, list[Run]] = {}
+    for run in runs:
+        by_variant.setdefault(run.variant, []).append(run)
+    summary: dict = {}
+    for variant, own in by_variant.items():
+        walls = [r.wall_seconds for r in own]
+        stage_names = list(dict.fromkeys(name for r in own for name in r.stages))
+        summary[variant] = {
+            "median_s": statistics.median(walls),
+            "min_s": min(walls),
+            "max_s": max(walls),
+            "rows_per_s": round(lineitems / statistics.median(walls)),
+            "peak_mib": statistics.median(r.peak_mib for r in own),
+            "stages_median_s": {name: statistics.median(r.stages.get(name, 0.0) for r in own) for name in stage_names},
+        }
+    if PRODUCT in by_variant and BARE in by_variant:
+        ratios = [p.wall_seconds / b.wall_seconds for p, b in zip(by_variant[PRODUCT], by_variant[BARE], strict=True)]
+        summary["product_over_bare"] = {
+            "median": round(statistics.median(ratios), 3),
+            "min": round(min(ratios), 3),
+            "max": round(max(ratios), 3),
+        }
+    if PRODUCT in by_variant and NO_VALIDATION in by_variant:
+        shares = [
+            (p.wall_seconds - n.wall_seconds) / p.wall_seconds for p, n in zip(by_variant[PRODUCT], by_variant[NO_VALIDATION], strict=True)
+        ]
+        summary["validation_share"] = {
+            "median": round(statistics.median(shares), 3),
+            "min": round(min(shares), 3),
+            "max": round(max(shares), 3),
+        }
+        summary["validate_stage_share"] = round(summary[PRODUCT]["stages_median_s"].get("validate", 0.0) / summary[PRODUCT]["median_s"], 3)
+    return summary
+
+
+def print_table(report: dict) -> None:
+    summary = report["summary"]
+    print(f"\nsales_warehouse, TPC-H SF {report['sf']:g} ({report['lineitems']:,} lineitems), {report['machine']['cores']} cores")
+    print(f"{'':26} {'median s':>9} {'min-max s':>14} {'rows/s':>10} {'peak MiB':>9}")
+    for variant in (PRODUCT, BARE, NO_VALIDATION):
+        if variant in summary:
+            s = summary[variant]
+            print(f"{variant:26} {s['median_s']:9.1f} {s['min_s']:6.1f}-{s['max_s']:<7.1f} {s['rows_per_s']:10,} {s['peak_mib']:9.0f}")
+    if "product_over_bare" in summary:
+        r = summary["product_over_bare"]
+        print(f"\nproduct / bare script:       {r['median']:.3f} (runs: {r['min']:.3f}-{r['max']:.3f})  target <= 1.15")
+    if "validation_share" in summary:
+        v = summary["validation_share"]
+        print(f"validation share of product: {v['median']:.1%} (runs: {v['min']:.1%}-{v['max']:.1%})  target <= 15%")
+    stages = summary.get(PRODUCT, {}).get("stages_median_s", {})
+    if stages:
+        print("product stages (median s): " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in stages.items()))
+
+
+def print_scaling(points: list[dict]) -> None:
+    print(f"\n{'SF':>5} {'lineitems':>12} {'product s':>10} {'bare s':>8} {'product/bare':>13} {'product s per SF':>17}")
+    for point in points:
+        s = point["summary"]
+        product, bare = s[PRODUCT]["median_s"], s[BARE]["median_s"]
+        ratio = s["product_over_bare"]["median"]
+        print(f"{point['sf']:5g} {point['lineitems']:12,} {product:10.1f} {bare:8.1f} {ratio:13.3f} {product / point['sf']:17.1f}")
+
+
+def chart(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(11, 4))
+    if "scaling" in report:
+        sfs = [p["sf"] for p in report["scaling"]]
+        for variant in (PRODUCT, BARE):
+            axes.plot(sfs, [p["summary"][variant]["median_s"] for p in report["scaling"]], marker="o", label=variant)
+        axes.set(xlabel="TPC-H scale factor", ylabel="wall seconds (median)", title="sales_warehouse backfill: time by data size")
+        axes.legend()
+    else:
+        summary = report["summary"]
+        variants = [v for v in (PRODUCT, NO_VALIDATION, BARE) if v in summary]
+        stage_names = list(dict.fromkeys(name for v in variants for name in summary[v]["stages_median_s"]))
+        for row, variant in enumerate(variants):
+            stages = summary[variant]["stages_median_s"] or {"whole script": summary[variant]["median_s"]}
+            other = summary[variant]["median_s"] - sum(stages.values())
+            left = 0.0
+            for name, seconds in [*stages.items(), ("start-up and exit", max(other, 0.0))]:
+                colour = f"C{stage_names.index(name)}" if name in stage_names else ("C9" if name == "whole script" else "0.7")
+                axes.barh(row, seconds, left=left, color=colour, label=name)
+                left += seconds
+        axes.set_yticks(range(len(variants)), variants)
+        axes.set(xlabel="wall seconds (median of runs)", title=f"sales_warehouse backfill, TPC-H SF {report['sf']:g}: time per stage")
+        handles, labels = axes.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))
+        axes.legend(unique.values(), unique.keys(), fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def machine() -> dict:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "python": platform.python_version(),
+        "pyspark": version("pyspark"),
+        "commit": commit,
+    }
+
+
+if __name__ == "__main__":
+    main()
