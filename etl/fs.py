@@ -56,19 +56,27 @@ def subfolders(spark: SparkSession, uri: str) -> list[str]:
     return sorted(str(status.getPath().getName()) for status in filesystem.listStatus(path) if status.isDirectory())
 
 
-def files_under(spark: SparkSession, uri: str) -> Iterator[str]:
-    """Every file below uri at any depth: on S3 one flat listing (a request per thousand files), not one per folder."""
-    path, filesystem = _path_and_fs(spark, uri)
-    if not filesystem.exists(path):
-        return
-    files = filesystem.listFiles(path, True)
-    while files.hasNext():
-        yield same_spelling(str(files.next().getPath().toString()))
+def glob(spark: SparkSession, pattern: str) -> list[str]:
+    """The URIs a Hadoop glob pattern matches, files and folders, in one call into the JVM: the paths come
+    back as one string, not one py4j round trip each (thousands of partition folders)."""
+    path, filesystem = _path_and_fs(spark, pattern)
+    statuses = filesystem.globStatus(path)
+    if not statuses:
+        return []
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    joined = str(jvm.scala.Predef.genericWrapArray(jvm.org.apache.hadoop.fs.FileUtil.stat2Paths(statuses)).mkString("\n"))
+    return [same_spelling(uri) for uri in joined.split("\n")]
+
+
+def glob_escaped(uri: str) -> str:
+    """uri with the characters a Hadoop glob pattern gives a meaning to escaped, so it matches only itself."""
+    return "".join(f"\\{c}" if c in "\\{}[]*?" else c for c in uri)
 
 
 def file_statuses(spark: SparkSession, uri: str) -> Iterator[tuple[str, int, int]]:
     """(uri, size in bytes, modification time in epoch milliseconds) of every file below uri, hidden ones
-    (_SUCCESS, .crc) left out; one flat listing, as files_under."""
+    (_SUCCESS, .crc) left out; one flat listing (on S3 a request per thousand files, not one per folder)."""
     path, filesystem = _path_and_fs(spark, uri)
     if not filesystem.exists(path):
         return

@@ -31,7 +31,7 @@ folder that is not registered yet looks like a killed run's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -63,12 +63,12 @@ def write(
     df = conform(spark, df, target.table)
     if target.partition_by:
         current = catalog.partitions(spark, target.table)
-        remove_unregistered(spark, root, folders, set(current.locations.values()), ctx.run_id, depth=len(target.partition_by))
+        remove_unregistered(spark, root, folders, set(current.locations.values()), ctx.run_id, target.partition_by)
         rows = rows_to_write(spark, df, target, created)
         dropping = (lambda values: True) if target.mode == "overwrite" else (lambda values: values in replacing)
         return commit_partitions(spark, rows, current, root, fresh_folder, dropping)
     old_folder = catalog.current_location(spark, target.table)
-    remove_unregistered(spark, root, folders, {old_folder}, ctx.run_id, depth=0)
+    remove_unregistered(spark, root, folders, {old_folder}, ctx.run_id, columns=())
     return swap(spark, rows_to_write(spark, df, target, created), target.table, fresh_folder, old_folder)
 
 
@@ -223,21 +223,24 @@ def partition_key(columns: list[str]) -> Column:
 # --- what killed runs left behind ----------------------------------------------------------------------
 
 
-def remove_unregistered(spark: SparkSession, root: str, folders: list[str], registered: set[str], run_id: str, depth: int) -> None:
+def remove_unregistered(
+    spark: SparkSession, root: str, folders: list[str], registered: set[str], run_id: str, columns: Sequence[str]
+) -> None:
     """Delete what earlier runs wrote under root that no registered location uses.
 
     That is a killed run's folder that was never registered, the partition folders of a run whose commit
     was cut short, and old folders a run did not get to delete. Folders that are not run folders (such as
     partitions registered by earlier versions at <table>/<col>=<value>) are left alone. A whole run folder
     goes when nothing in it is registered (one listing of root); inside run folders that hold registered
-    partitions, one flat listing of the table finds the partition folders (depth levels down) that are not.
+    partitions, one glob finds the partition folders (<col>=<value>, a level per column) that are not.
     """
     in_use = _with_ancestors(registered)
     earlier = [join(root, name) for name in folders if name.startswith(RUN_PREFIX) and not is_run_of(name, run_id)]
     unused = [folder for folder in earlier if folder not in in_use]
     holding = {folder for folder in earlier if folder in in_use and folder not in registered}
-    if depth and holding:
-        partitions = sorted(set(data_folders(root, fs.files_under(spark, root), holding, depth)))
+    if columns and holding:
+        pattern = join(fs.glob_escaped(root), f"{RUN_PREFIX}*", *(f"{fs.glob_escaped(column)}=*" for column in columns))
+        partitions = sorted(folder for folder in fs.glob(spark, pattern) if run_folder(root, folder) in holding)
         unused += [folder for folder in partitions if folder not in in_use and not (_ancestors(folder) & registered)]
     for folder in unused:
         log.debug("deleting %s: nothing registered refers to it", folder)
@@ -250,13 +253,9 @@ def is_run_of(name: str, run_id: str) -> bool:
     return name == f"{RUN_PREFIX}{run_id}" or name.startswith(f"{RUN_PREFIX}{run_id}-")
 
 
-def data_folders(root: str, files: Iterable[str], runs: set[str], depth: int) -> Iterator[str]:
-    """For each file inside one of the run folders (children of root), its folder depth levels below the run folder."""
-    run_level = len(root.rstrip("/").split("/")) + 1
-    for file in files:
-        parts = file.split("/")
-        if len(parts) > run_level + depth and "/".join(parts[:run_level]) in runs:
-            yield "/".join(parts[: run_level + depth])
+def run_folder(root: str, location: str) -> str:
+    """The child of root a location lies in (its run folder)."""
+    return join(root, location.removeprefix(root.rstrip("/") + "/").split("/")[0])
 
 
 def _with_ancestors(locations: set[str]) -> set[str]:
