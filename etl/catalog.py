@@ -114,16 +114,23 @@ class Partitions:
 
 
 def partitions(spark: SparkSession, table: str) -> Partitions:
-    """Every partition of a table with its location (one metastore request for the whole table)."""
+    """Every partition of a table with its location (one metastore request for the whole table).
+
+    py4j makes a round trip of every call and of every step of a class's package name, so the classes
+    are looked up once, not once per partition (thousands at SF1).
+    """
     session_catalog = spark._jsparkSession.sessionState().catalog()
     ident = _table_identifier(spark, table)
     columns = tuple(str(c) for c in _java_list(spark, session_catalog.getTableMetadata(ident).partitionColumnNames()))
     jvm = _jvm(spark)
+    hadoop_path = jvm.org.apache.hadoop.fs.Path
     found: dict[PartitionValues, Any] = {}
+    locations: dict[PartitionValues, str] = {}
     for partition in _java_list(spark, session_catalog.listPartitions(ident, jvm.scala.Option.empty())):
         spec = partition.spec()
-        found[tuple(_from_spec(str(spec.apply(c))) for c in columns)] = partition
-    locations = {values: same_spelling(str(jvm.org.apache.hadoop.fs.Path(p.location()).toString())) for values, p in found.items()}
+        values = tuple(_from_spec(str(spec.apply(c))) for c in columns)
+        found[values] = partition
+        locations[values] = same_spelling(str(hadoop_path(partition.location()).toString()))
     return Partitions(table, columns, locations, found)
 
 
@@ -162,27 +169,34 @@ def move_partitions(
     jvm = _jvm(spark)
     session_catalog = spark._jsparkSession.sessionState().catalog()
     ident = _table_identifier(spark, current.table)
+    relocate = _relocator(spark)
     done = 0
     for batch in _batches(list(locations.items())):
         moved = jvm.java.util.ArrayList()
         for values, location in batch:
-            moved.add(_with_location(spark, current.jvm_partitions[values], location))
+            moved.add(relocate(current.jvm_partitions[values], location))
         session_catalog.alterPartitions(ident, jvm.scala.collection.JavaConverters.asScalaBuffer(moved).toSeq())
         done += len(batch)
         progress(done)
 
 
-def _with_location(spark: SparkSession, partition: Any, location: str) -> Any:
-    """A copy of a metastore partition (a Scala case class: every field is passed) at another location."""
+def _relocator(spark: SparkSession) -> Callable[[Any, str], Any]:
+    """A function copying a metastore partition (a Scala case class: every field is passed) to another
+    location; the classes it needs are looked up once."""
     jvm = _jvm(spark)
-    storage = partition.storage()
-    uri = jvm.org.apache.hadoop.fs.Path(location).toUri()  # as Spark makes a URI of a LOCATION string
-    moved_storage = storage.copy(
-        jvm.scala.Some(uri), storage.inputFormat(), storage.outputFormat(), storage.serde(), storage.compressed(), storage.properties()
-    )
-    return partition.copy(
-        partition.spec(), moved_storage, partition.parameters(), partition.createTime(), partition.lastAccessTime(), partition.stats()
-    )
+    hadoop_path, some = jvm.org.apache.hadoop.fs.Path, jvm.scala.Some
+
+    def relocate(partition: Any, location: str) -> Any:
+        storage = partition.storage()
+        uri = hadoop_path(location).toUri()  # as Spark makes a URI of a LOCATION string
+        moved_storage = storage.copy(
+            some(uri), storage.inputFormat(), storage.outputFormat(), storage.serde(), storage.compressed(), storage.properties()
+        )
+        return partition.copy(
+            partition.spec(), moved_storage, partition.parameters(), partition.createTime(), partition.lastAccessTime(), partition.stats()
+        )
+
+    return relocate
 
 
 def _batches(items: list[Any]) -> Iterator[list[Any]]:
