@@ -12,10 +12,11 @@ help: ## list the targets
 
 LOCAL_FS_JAR := .cache/jars/etl-local-fs.jar
 HMS_LOOPBACK_JAR := .cache/jars/etl-hms-loopback.jar
+CATALOG_JAR  := .cache/jars/etl-catalog.jar
 
 JARS_STAMP   := .cache/jars/.fetched
 
-setup: $(BIN)/etl $(LOCAL_FS_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) ## create .venv, install the project with its test and demo tools, fetch the jars
+setup: $(BIN)/etl $(LOCAL_FS_JAR) $(CATALOG_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) ## create .venv, install the project with its test and demo tools, fetch the jars
 
 $(BIN)/etl: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,14 @@ $(LOCAL_FS_JAR): $(wildcard etl/jvm/etl/hadoop/*.java) $(BIN)/etl
 	rm -rf .cache/classes && mkdir -p .cache/classes $(dir $@) && \
 	javac --release 8 -nowarn -d .cache/classes -cp "$$spark_jars/*" $(wildcard etl/jvm/etl/hadoop/*.java) && \
 	jar cf $@ -C .cache/classes etl
+
+# Reads and relocates a table's partitions in one JVM call, not py4j calls per partition (see etl/jvm/); optional.
+$(CATALOG_JAR): $(wildcard etl/jvm/etl/hive/*.java) $(BIN)/etl
+	@if ! command -v javac >/dev/null; then echo "javac not found: partitions will be switched through py4j, one call at a time"; exit 0; fi; \
+	spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
+	rm -rf .cache/classes-catalog && mkdir -p .cache/classes-catalog $(dir $@) && \
+	javac --release 8 -nowarn -d .cache/classes-catalog -cp "$$spark_jars/*" $(wildcard etl/jvm/etl/hive/*.java) && \
+	jar cf $@ -C .cache/classes-catalog etl
 
 # Hive 2.3's metastore listens on every interface; this class of Hive's name binds 127.0.0.1 (see etl/jvm/hms/); optional.
 $(HMS_LOOPBACK_JAR): $(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java) $(BIN)/etl

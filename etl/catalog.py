@@ -6,11 +6,13 @@ back-quoted; locations and partition values are quoted string literals.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from py4j.java_gateway import JavaClass
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
@@ -78,7 +80,31 @@ def current_location(spark: SparkSession, table: str) -> str:
 
 
 def set_location(spark: SparkSession, table: str, location: str) -> None:
-    spark.sql(f"ALTER TABLE {quote(table)} SET LOCATION {literal(location)}")
+    """Point an unpartitioned table at another folder (one metastore request), and have the next read see it.
+
+    Through the session catalog rather than ALTER TABLE .. SET LOCATION: that statement also has Spark
+    compute again every cached DataFrame that read the table, such as a run's outputs built from the
+    table as it was (whose old folder stays until the run has loaded every target).
+    """
+    jvm = _jvm(spark)
+    session_catalog = spark._jsparkSession.sessionState().catalog()
+    ident = _table_identifier(spark, table)
+    metadata = session_catalog.getTableMetadata(ident)
+    storage = metadata.storage()
+    uri = jvm.org.apache.hadoop.fs.Path(location).toUri()  # as Spark makes a URI of a LOCATION string
+    moved = metadata.withNewStorage(
+        jvm.scala.Some(uri), storage.inputFormat(), storage.outputFormat(), storage.compressed(), storage.serde(), storage.properties()
+    )
+    session_catalog.alterTable(moved)
+    forget_metadata(spark, table)
+
+
+def forget_metadata(spark: SparkSession, table: str) -> None:
+    """Drop what this session holds of a table's metadata, so that the next read asks the metastore.
+
+    Unlike spark.catalog.refreshTable, cached DataFrames that read the table stay as they are.
+    """
+    spark._jsparkSession.sessionState().catalog().refreshTable(_table_identifier(spark, table))
 
 
 # --- partitions -------------------------------------------------------------------------------------
@@ -110,28 +136,41 @@ class Partitions:
     table: str
     columns: tuple[str, ...]
     locations: dict[PartitionValues, str]  # spelled as Hadoop prints a path, file:/// for local ones
-    jvm_partitions: dict[PartitionValues, Any] = field(repr=False)  # the metastore's own objects, to change their location
+    listing: Any = field(repr=False)  # the metastore's own list of them (a Scala Seq), to change their locations
+    positions: dict[PartitionValues, int] = field(repr=False)  # each partition's place in the listing
 
 
 def partitions(spark: SparkSession, table: str) -> Partitions:
-    """Every partition of a table with its location (one metastore request for the whole table).
-
-    py4j makes a round trip of every call and of every step of a class's package name, so the classes
-    are looked up once, not once per partition (thousands at SF1).
-    """
+    """Every partition of a table with its location (one metastore request for the whole table)."""
     session_catalog = spark._jsparkSession.sessionState().catalog()
     ident = _table_identifier(spark, table)
     columns = tuple(str(c) for c in _java_list(spark, session_catalog.getTableMetadata(ident).partitionColumnNames()))
-    jvm = _jvm(spark)
-    hadoop_path = jvm.org.apache.hadoop.fs.Path
-    found: dict[PartitionValues, Any] = {}
-    locations: dict[PartitionValues, str] = {}
-    for partition in _java_list(spark, session_catalog.listPartitions(ident, jvm.scala.Option.empty())):
+    listing = session_catalog.listPartitions(ident, _jvm(spark).scala.Option.empty())
+    helper = bulk_helper(spark)
+    rows = json.loads(helper.locations(listing, json.dumps(columns))) if helper else _locations_one_by_one(spark, listing, columns)
+    found = [(tuple(_from_spec(value) for value in row[:-1]), same_spelling(row[-1])) for row in rows]
+    return Partitions(table, columns, dict(found), listing, {values: place for place, (values, _) in enumerate(found)})
+
+
+def bulk_helper(spark: SparkSession) -> Any | None:
+    """etl/jvm/etl/hive/PartitionBatches, which reads and relocates partitions in one JVM call each, when
+    its jar (built by `make setup`) is on the driver's classpath; without it, py4j calls per partition."""
+    found = _jvm(spark).etl.hive.PartitionBatches
+    return found if isinstance(found, JavaClass) else None
+
+
+def _locations_one_by_one(spark: SparkSession, listing: Any, columns: tuple[str, ...]) -> list[list[str]]:
+    """[value of each column..., location] of each partition, as PartitionBatches.locations gives them.
+
+    py4j makes a round trip of every call and of every step of a class's package name, so the class is
+    looked up once, not once per partition.
+    """
+    hadoop_path = _jvm(spark).org.apache.hadoop.fs.Path
+    rows = []
+    for partition in _java_list(spark, listing):
         spec = partition.spec()
-        values = tuple(_from_spec(str(spec.apply(c))) for c in columns)
-        found[values] = partition
-        locations[values] = same_spelling(str(hadoop_path(partition.location()).toString()))
-    return Partitions(table, columns, locations, found)
+        rows.append([str(spec.apply(c)) for c in columns] + [str(hadoop_path(partition.location()).toString())])
+    return rows
 
 
 def _from_spec(value: str) -> str | None:
@@ -166,27 +205,28 @@ def move_partitions(
     as one alter_partitions request, which the metastore applies in one transaction: a reader sees every
     partition of a batch either at its old or at its new location.
     """
-    jvm = _jvm(spark)
     session_catalog = spark._jsparkSession.sessionState().catalog()
     ident = _table_identifier(spark, current.table)
-    relocate = _relocator(spark)
+    relocated = _relocator(spark, current.listing)
     done = 0
     for batch in _batches(list(locations.items())):
-        moved = jvm.java.util.ArrayList()
-        for values, location in batch:
-            moved.add(relocate(current.jvm_partitions[values], location))
-        session_catalog.alterPartitions(ident, jvm.scala.collection.JavaConverters.asScalaBuffer(moved).toSeq())
+        session_catalog.alterPartitions(ident, relocated([(current.positions[values], location) for values, location in batch]))
         done += len(batch)
         progress(done)
 
 
-def _relocator(spark: SparkSession) -> Callable[[Any, str], Any]:
-    """A function copying a metastore partition (a Scala case class: every field is passed) to another
-    location; the classes it needs are looked up once."""
+def _relocator(spark: SparkSession, listing: Any) -> Callable[[list[tuple[int, str]]], Any]:
+    """A function from [(place in the listing, new location), ...] to copies of those partitions at their
+    new locations (a Scala Seq for alterPartitions), in one JVM call when the helper is there."""
+    helper = bulk_helper(spark)
+    if helper:
+        return lambda moves: helper.relocated(listing, json.dumps(moves))
     jvm = _jvm(spark)
-    hadoop_path, some = jvm.org.apache.hadoop.fs.Path, jvm.scala.Some
+    hadoop_path, some, converters = jvm.org.apache.hadoop.fs.Path, jvm.scala.Some, jvm.scala.collection.JavaConverters
+    partitions = _java_list(spark, listing)
 
-    def relocate(partition: Any, location: str) -> Any:
+    def relocate(place: int, location: str) -> Any:  # a copy of a Scala case class: every field is passed
+        partition = partitions[place]
         storage = partition.storage()
         uri = hadoop_path(location).toUri()  # as Spark makes a URI of a LOCATION string
         moved_storage = storage.copy(
@@ -196,7 +236,13 @@ def _relocator(spark: SparkSession) -> Callable[[Any, str], Any]:
             partition.spec(), moved_storage, partition.parameters(), partition.createTime(), partition.lastAccessTime(), partition.stats()
         )
 
-    return relocate
+    def relocated(moves: list[tuple[int, str]]) -> Any:
+        moved = jvm.java.util.ArrayList()
+        for place, location in moves:
+            moved.add(relocate(place, location))
+        return converters.asScalaBuffer(moved).toSeq()
+
+    return relocated
 
 
 def _batches(items: list[Any]) -> Iterator[list[Any]]:

@@ -15,6 +15,8 @@ from etl.zones import join
 _LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # Built by `make setup` from etl/jvm/ (optional): file:// without a forked chmod per file.
 LOCAL_FS_JAR = Path(os.environ.get("ETL_LOCAL_FS_JAR", Path(__file__).resolve().parents[1] / ".cache" / "jars" / "etl-local-fs.jar"))
+# Also from etl/jvm/ (optional): a table's partitions read and relocated in one JVM call (etl/catalog.py).
+CATALOG_JAR = Path(os.environ.get("ETL_CATALOG_JAR", Path(__file__).resolve().parents[1] / ".cache" / "jars" / "etl-catalog.jar"))
 
 
 def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableFormat] | None = None) -> dict[str, str]:
@@ -33,8 +35,11 @@ def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableForm
             classpath.insert(0, str(LOCAL_FS_JAR))
             settings["spark.hadoop.fs.file.impl"] = "etl.hadoop.NioLocalFileSystem"
     if classpath:
-        settings["spark.driver.extraClassPath"] = os.pathsep.join(classpath)
         settings["spark.executor.extraClassPath"] = os.pathsep.join(classpath)
+    if CATALOG_JAR.is_file():  # the driver alone talks to the metastore
+        classpath.append(str(CATALOG_JAR))
+    if classpath:
+        settings["spark.driver.extraClassPath"] = os.pathsep.join(classpath)
     if env.metastore.kind == "thrift":
         settings["spark.hadoop.hive.metastore.uris"] = str(env.metastore.uris)
     if env.s3:
