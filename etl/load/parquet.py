@@ -96,7 +96,6 @@ def swap(spark: SparkSession, df: DataFrame, table: str, fresh_folder: str, old_
     """Unpartitioned: write the fresh folder, then point the table at it in one metastore call."""
     df.write.mode("overwrite").parquet(fresh_folder)
     catalog.set_location(spark, table, fresh_folder)
-    spark.catalog.refreshTable(table)
     return [old_folder] if old_folder.rstrip("/") != fresh_folder.rstrip("/") else []
 
 
@@ -179,7 +178,7 @@ def switch(
         spark, current, replaced, progress=lambda done: log.info("%s: %d of %d replaced partition(s) switched", table, done, len(replaced))
     )
     catalog.drop_partitions(spark, table, current.columns, dropped)
-    spark.catalog.refreshTable(table)
+    catalog.forget_metadata(spark, table)  # cached DataFrames that read the table keep the rows they were computed from
     log.info("%s: %d partition(s) added, %d replaced, %d dropped", table, len(added), len(replaced), len(dropped))
 
 

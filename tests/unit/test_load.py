@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from etl import catalog
 from etl.config.models import EnvConfig, TargetConfig
@@ -195,18 +196,42 @@ def test_overwrite_of_a_partitioned_table_drops_the_partitions_not_in_the_data(s
     assert rows(spark, table) == [(3, "c", D2), (4, "d", D3)]
 
 
-def test_partition_values_reach_the_metastore_exactly(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["bulk", "py4j"])
+def partition_calls(request: pytest.FixtureRequest, spark: SparkSession, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Partitions read and relocated by the JVM helper (etl/jvm/etl/hive/), then without it, one py4j call at a time."""
+    if request.param == "bulk" and catalog.bulk_helper(spark) is None:
+        pytest.skip("the catalog helper's jar was not built (make setup builds it where javac exists)")
+    if request.param == "py4j":
+        monkeypatch.setattr(catalog, "bulk_helper", lambda spark: None)
+    return str(request.param)
+
+
+def test_the_catalog_helper_is_on_the_drivers_classpath(spark: SparkSession) -> None:
+    from etl.session import CATALOG_JAR
+
+    if not CATALOG_JAR.is_file():
+        pytest.skip(f"{CATALOG_JAR} was not built (make setup builds it where javac exists)")
+    assert catalog.bulk_helper(spark) is not None
+
+
+def test_partition_values_reach_the_metastore_exactly(spark: SparkSession, make_ctx, partition_calls: str) -> None:  # type: ignore[no-untyped-def]
     schema = "k bigint, name string, n int"
     values = [(1, "it's/a %2F = 'b'\\c", 7), (2, None, -1), (3, "plain", None)]
-    target = TargetConfig(table="unit_commit.odd", mode="overwrite_partitions", partition_by=["name", "n"])
+    table = f"unit_commit.odd_{partition_calls}"
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["name", "n"])
     parquet.write(spark, spark.createDataFrame(values, schema), target, make_ctx(D1))
-    parquet.write(spark, spark.createDataFrame([(k * 10, name, n) for k, name, n in values], schema), target, make_ctx(D2))
-    assert sorted(tuple(r) for r in spark.table("unit_commit.odd").collect()) == [
+    listed = catalog.partitions(spark, table)
+    assert set(listed.locations) == {("it's/a %2F = 'b'\\c", "7"), (None, "-1"), ("plain", None)}
+    second = make_ctx(D2)
+    parquet.write(spark, spark.createDataFrame([(k * 10, name, n) for k, name, n in values], schema), target, second)
+    files = [row[0] for row in spark.table(table).select(F.input_file_name()).collect()]
+    assert len(files) == 3 and all(f"/run-{second.run_id}/" in file for file in files)  # every partition switched
+    assert sorted(tuple(r) for r in spark.table(table).collect()) == [
         (10, "it's/a %2F = 'b'\\c", 7),
         (20, None, -1),
         (30, "plain", None),
     ]
-    assert len(spark.sql("SHOW PARTITIONS unit_commit.odd").collect()) == 3
+    assert len(spark.sql(f"SHOW PARTITIONS {table}").collect()) == 3
 
 
 def test_partition_spec_literals() -> None:
@@ -305,8 +330,11 @@ def metastore_requests(env: EnvConfig) -> list[str]:
     return [line.split("cmd=", 1)[1].split(" ")[0].strip() for line in log.read_text().splitlines() if "cmd=" in line]
 
 
-def test_partitions_are_added_and_switched_in_batches(spark: SparkSession, make_ctx, env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    table = "unit_batch.t"
+def test_partitions_are_added_and_switched_in_batches(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_ctx, env, zones, monkeypatch: pytest.MonkeyPatch, partition_calls: str
+) -> None:
+    table = f"unit_batch.t_{partition_calls}"
+    root = f"{zones.curated}/unit_batch.db/t_{partition_calls}"
     days = [D1 + timedelta(days=i) for i in range(50)]
     data = spark.createDataFrame([(i, "x", d) for i, d in enumerate(days)], SCHEMA)
     target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["d"])
@@ -330,10 +358,39 @@ def test_partitions_are_added_and_switched_in_batches(spark: SparkSession, make_
 
     statements.clear()
     seen = len(metastore_requests(env))
-    parquet.write(spark, data, target, make_ctx(D2))  # the same 50 partitions, replaced
+    second = make_ctx(D2)
+    parquet.write(spark, data, target, second)  # the same 50 partitions, replaced
     assert [s for s in statements if s.startswith("ALTER TABLE")] == []
     requests = metastore_requests(env)[seen:]
     # one listing of the table's partitions, then one request per batch of 20, 20 and 10
     assert [r for r in requests if "partition" in r] == ["get_partitions_ps_with_auth", *["alter_partitions"] * 3]
     assert len(requests) < len(days)  # fewer metastore requests in all than partitions
-    assert len(locations(spark, table)) == 50
+    assert sorted(locations(spark, table).values()) == [f"{root}/run-{second.run_id}/d={day}" for day in days]
+
+
+@pytest.mark.parametrize("partition_by", [[], ["d"]])
+def test_a_cached_frame_that_read_the_table_is_not_computed_again_after_its_overwrite(  # type: ignore[no-untyped-def]
+    spark: SparkSession, make_ctx, partition_by: list[str]
+) -> None:
+    """A run's outputs are cached before the load; one built from a table the run overwrites (a dimension
+    rebuilt from itself) must not be thrown away and computed again when the table switches.
+
+    Partitions replaced in place (not added or dropped: Spark's ADD and DROP PARTITION still re-cache).
+    """
+    table = f"unit_cache.t{len(partition_by)}"
+    target = TargetConfig(table=table, mode="overwrite_partitions" if partition_by else "overwrite", partition_by=partition_by)
+    parquet.write(spark, spark.createDataFrame([(1, "a", D1), (2, "b", D2)], SCHEMA), target, make_ctx(D1))
+    derived = spark.table(table).selectExpr("k * 10 AS k", "v", "d").persist()
+    assert derived.count() == 2
+    cache = spark._jsparkSession.sharedState().cacheManager()
+
+    def still_cached() -> bool:
+        found = cache.lookupCachedData(derived._jdf)
+        return bool(found.isDefined() and found.get().cachedRepresentation().cacheBuilder().isCachedColumnBuffersLoaded())
+
+    assert still_cached()
+    parquet.write(spark, spark.createDataFrame([(3, "c", D1), (4, "d", D2)], SCHEMA), target, make_ctx(D2))
+    assert still_cached()
+    assert sorted(tuple(r) for r in derived.collect()) == [(10, "a", D1), (20, "b", D2)]
+    assert rows(spark, table) == [(3, "c", D1), (4, "d", D2)]  # a new read sees the new data
+    derived.unpersist()
