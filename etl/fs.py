@@ -48,14 +48,6 @@ def read_text(spark: SparkSession, uri: str) -> str:
         stream.close()
 
 
-def subfolders(spark: SparkSession, uri: str) -> list[str]:
-    """Names of all sub-folders of uri, hidden ones included (a partition column may start with _)."""
-    path, filesystem = _path_and_fs(spark, uri)
-    if not filesystem.exists(path):
-        return []
-    return sorted(str(status.getPath().getName()) for status in filesystem.listStatus(path) if status.isDirectory())
-
-
 def glob(spark: SparkSession, pattern: str) -> list[str]:
     """The URIs a Hadoop glob pattern matches, files and folders, in one call into the JVM: the paths come
     back as one string, not one py4j round trip each (thousands of partition folders)."""

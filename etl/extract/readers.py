@@ -15,6 +15,7 @@ from etl.errors import SourceError
 from etl.extract import cloudfront
 from etl.extract.malformed import MALFORMED
 from etl.schema import struct
+from etl.zones import join
 
 # The header must name the declared columns in order (a CSV schema is positional: without this check a
 # column missing from the config would silently shift every column after it), so schema drift is an error.
@@ -105,7 +106,8 @@ def _partition_paths(spark: SparkSession, name: str, source: SourceConfig, ctx: 
     """The folders <base>/<key>=YYYY-MM-DD of the run's window (a clear error if any is missing), or those
     of the days before it that have landed."""
     key = source.date_partition
-    present = set(fs.list_folders(spark, base))
+    # one glob, the names back in one JVM call: a backfill's window is thousands of daily folders
+    present = {uri.rsplit("/", 1)[-1] for uri in fs.glob(spark, join(fs.glob_escaped(base), f"{fs.glob_escaped(str(key))}=*"))}
     wanted = [f"{key}={day.isoformat()}" for day in _days(source, ctx)]
     missing = [folder for folder in wanted if folder not in present]
     if source.days_before:

@@ -31,8 +31,8 @@ folder that is not registered yet looks like a killed run's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+import re
+from collections.abc import Callable, Sequence
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -144,24 +144,21 @@ def stage(df: DataFrame, columns: tuple[str, ...], fresh_folder: str) -> dict[Pa
 
 
 def staged_partitions(spark: SparkSession, folder: str, columns: tuple[str, ...]) -> dict[PartitionValues, str]:
-    """The partitions a partitionBy write made under folder (one folder level per column), by their values."""
-    found: dict[PartitionValues, str] = {(): folder}
-    for column in columns:
-        found = {
-            (*values, value): f"{location}/{name}"
-            for values, location in found.items()
-            for name, value in partition_folders(spark, location, column)
-        }
+    """The partitions a partitionBy write made under folder (a folder level per column), by their values:
+    one glob, <folder>/<col>=*/..., whose paths come back in one JVM call."""
+    pattern = join(fs.glob_escaped(folder), *(f"{fs.glob_escaped(column)}=*" for column in columns))
+    found: dict[PartitionValues, str] = {}
+    for uri in fs.glob(spark, pattern):
+        names = uri.rstrip("/").split("/")[-len(columns) :]
+        values = tuple(unescape_path_name(name.removeprefix(f"{column}=")) for name, column in zip(names, columns, strict=True))
+        found[tuple(None if value == catalog.NULL_PARTITION else value for value in values)] = join(folder, *names)
     return found
 
 
-def partition_folders(spark: SparkSession, folder: str, column: str) -> Iterator[tuple[str, str | None]]:
-    """(folder name, value) of each <column>=<value> folder: the value unescaped as Spark escaped it."""
-    utils = _jvm(spark).org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils
-    for name in fs.subfolders(spark, folder):
-        if name.startswith(f"{column}="):
-            value = str(utils.unescapePathName(name.removeprefix(f"{column}=")))
-            yield name, None if value == catalog.NULL_PARTITION else value
+def unescape_path_name(name: str) -> str:
+    """A partition value from its folder name, as Spark's ExternalCatalogUtils.unescapePathName: %XX (two
+    hex digits) is the character XX; Spark escaped every % of the value itself, so nothing else is."""
+    return re.sub("%([0-9A-Fa-f]{2})", lambda found: chr(int(found.group(1), 16)), name)
 
 
 def switch(
@@ -265,12 +262,3 @@ def _with_ancestors(locations: set[str]) -> set[str]:
 def _ancestors(location: str) -> set[str]:
     parts = location.rstrip("/").split("/")
     return {"/".join(parts[:end]) for end in range(1, len(parts))}
-
-
-# --- storage listings (Hadoop's FileSystem API: file://, s3:// and hdfs:// alike) ------------------------
-
-
-def _jvm(spark: SparkSession) -> Any:
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    return jvm

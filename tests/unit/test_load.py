@@ -394,3 +394,12 @@ def test_a_cached_frame_that_read_the_table_is_not_computed_again_after_its_over
     assert sorted(tuple(r) for r in derived.collect()) == [(10, "a", D1), (20, "b", D2)]
     assert rows(spark, table) == [(3, "c", D1), (4, "d", D2)]  # a new read sees the new data
     derived.unpersist()
+
+
+def test_partition_values_are_unescaped_as_spark_does(spark: SparkSession) -> None:
+    utils = spark.sparkContext._jvm.org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils  # type: ignore[union-attr]
+    values = ["it's/a %2F = 'b'\\c", "plain", "100%", "a%zz", "%", "%4", "é ü", "x\ny", "%25%2", "\x01:*?{}[]"]
+    for value in values:
+        for name in (str(utils.escapePathName(value)), value):  # as Spark names the folder; and unescaped text
+            assert parquet.unescape_path_name(name) == str(utils.unescapePathName(name)), name
+    assert parquet.unescape_path_name(str(utils.escapePathName(values[0]))) == values[0]
