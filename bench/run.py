@@ -66,7 +66,7 @@ def main() -> None:
     if args.scales:
         scales = [float(s) for s in args.scales.split(",")]
         report = {"machine": machine(), "scaling": [measure(args.work, sf, args.runs, (PRODUCT, BARE)) for sf in scales]}
-        print_scaling(report["scaling"])
+        report["fit"] = print_scaling(report["scaling"])
         name = f"scaling-{stamp}"
     else:
         report = {"machine": machine(), **measure(args.work, args.sf, args.runs, (PRODUCT, BARE, NO_VALIDATION))}
@@ -240,13 +240,31 @@ def print_table(report: dict) -> None:
         print("product stages (median s): " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in stages.items()))
 
 
-def print_scaling(points: list[dict]) -> None:
-    print(f"\n{'SF':>5} {'lineitems':>12} {'product s':>10} {'bare s':>8} {'product/bare':>13} {'product s per SF':>17}")
-    for point in points:
+def print_scaling(points: list[dict]) -> dict:
+    """The table of wall time by scale factor, and per variant the straight line through it (fixed seconds
+    plus seconds per scale factor, least squares): linear growth leaves residuals within the noise."""
+    print(f"\n{'SF':>5} {'lineitems':>12} {'product s':>10} {'bare s':>8} {'product/bare':>13} {'product +s/SF':>14} {'bare +s/SF':>11}")
+    for before, point in zip([None, *points], points, strict=False):
         s = point["summary"]
         product, bare = s[PRODUCT]["median_s"], s[BARE]["median_s"]
         ratio = s["product_over_bare"]["median"]
-        print(f"{point['sf']:5g} {point['lineitems']:12,} {product:10.1f} {bare:8.1f} {ratio:13.3f} {product / point['sf']:17.1f}")
+        if before:  # the seconds each variant added per scale factor since the previous point
+            step = point["sf"] - before["sf"]
+            slopes = [(s[v]["median_s"] - before["summary"][v]["median_s"]) / step for v in (PRODUCT, BARE)]
+            added = f"{slopes[0]:14.1f} {slopes[1]:11.1f}"
+        else:
+            added = f"{'':>14} {'':>11}"
+        print(f"{point['sf']:5g} {point['lineitems']:12,} {product:10.1f} {bare:8.1f} {ratio:13.3f} {added}")
+    if len(points) < 3:
+        return {}
+    fits = {}
+    for variant in (PRODUCT, BARE):
+        sfs, seconds = [p["sf"] for p in points], [p["summary"][variant]["median_s"] for p in points]
+        line = statistics.linear_regression(sfs, seconds)
+        residuals = [round(y - (line.intercept + line.slope * x), 1) for x, y in zip(sfs, seconds, strict=True)]
+        fits[variant] = {"fixed_s": round(line.intercept, 1), "s_per_sf": round(line.slope, 1), "residuals_s": residuals}
+        print(f"{variant}: {line.intercept:.1f} s + {line.slope:.1f} s per SF (residuals: {', '.join(map(str, residuals))} s)")
+    return fits
 
 
 def chart(report: dict, path: Path) -> None:
