@@ -1,15 +1,16 @@
 """Metastore operations: databases with explicit locations, tables, locations, partitions.
 
 Names reaching SQL here are validated identifiers (etl.config.models.identifier) and are
-back-quoted; locations and partition values are quoted string literals.
+back-quoted; locations are quoted string literals. Partitions and table locations change through the
+session catalog, not SQL, whose statements also recompute every cached DataFrame that read the table.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from py4j.java_gateway import JavaClass
@@ -21,11 +22,9 @@ from etl.zones import Zones, join, same_spelling
 
 # How Hive names the partition of a null value, in its partition specs and folder names.
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-# Partitions per metastore statement: Spark sends ADD PARTITION to the metastore in batches of this size
-# (spark.sql.addPartitionInBatch.size), so one statement stays one metastore request.
+# Partitions per metastore request (Spark's own batch for ADD PARTITION, spark.sql.addPartitionInBatch.size).
 PARTITION_BATCH = 100
 
-PartitionValue = str | int | date | None
 # A partition's values in the table's partition column order, as the metastore holds them: strings
 # (Spark's cast of the value to string), None for null.
 PartitionValues = tuple[str | None, ...]
@@ -110,25 +109,6 @@ def forget_metadata(spark: SparkSession, table: str) -> None:
 # --- partitions -------------------------------------------------------------------------------------
 
 
-def partition_spec(columns: Sequence[str], values: Sequence[PartitionValue]) -> str:
-    """PARTITION (`c` = <literal>, ...): dates as DATE literals, ints as numbers, strings quoted, None as NULL."""
-    if len(columns) != len(values) or not columns:
-        raise ValueError(f"a partition spec needs one value per partition column: {list(columns)} vs {list(values)}")
-    return "PARTITION (" + ", ".join(f"{quote(c)} = {_partition_literal(v)}" for c, v in zip(columns, values, strict=True)) + ")"
-
-
-def _partition_literal(value: PartitionValue) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):  # a bool is an int to Python; as a number it would be 1 or 0
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, date):
-        return f"DATE {literal(value.isoformat())}"
-    return literal(value)
-
-
 @dataclass(frozen=True)
 class Partitions:
     """A partitioned table's partitions as the metastore lists them, in one metastore request."""
@@ -178,21 +158,68 @@ def _from_spec(value: str) -> str | None:
 
 
 def add_partitions(spark: SparkSession, table: str, columns: Sequence[str], locations: Mapping[PartitionValues, str]) -> None:
-    """Register new partitions, PARTITION_BATCH per statement (each statement is one metastore request).
+    """Register new partitions, PARTITION_BATCH per metastore request.
 
-    Without IF NOT EXISTS: a partition that appeared since the caller listed them means a concurrent
-    writer, and failing loudly beats silently keeping the other writer's data.
+    Through the session catalog rather than ALTER TABLE .. ADD PARTITION, which also has Spark compute
+    again every cached DataFrame that read the table (see set_location). Not ignoring partitions that
+    exist: one that appeared since the caller listed them means a concurrent writer, and failing loudly
+    beats silently keeping the other writer's data (the lock relies on it too).
     """
+    session_catalog = spark._jsparkSession.sessionState().catalog()
+    ident = _table_identifier(spark, table)
+    new_partition = _partition_maker(spark, session_catalog.getTableMetadata(ident).storage())
+    jvm = _jvm(spark)
     for batch in _batches(list(locations.items())):
-        specs = " ".join(f"{partition_spec(columns, values)} LOCATION {literal(location)}" for values, location in batch)
-        spark.sql(f"ALTER TABLE {quote(table)} ADD {specs}")
+        created = jvm.java.util.ArrayList()
+        for values, location in batch:
+            created.add(new_partition(_spec(spark, columns, values), location))
+        session_catalog.createPartitions(ident, jvm.scala.collection.JavaConverters.asScalaBuffer(created).toSeq(), False)
+    forget_metadata(spark, table)
 
 
 def drop_partitions(spark: SparkSession, table: str, columns: Sequence[str], dropped: Sequence[PartitionValues]) -> None:
-    """Unregister partitions, PARTITION_BATCH per statement. The tables are external: their folders stay."""
+    """Unregister partitions, PARTITION_BATCH per metastore request, through the session catalog (as
+    add_partitions). Their folders stay: the caller deletes them once nothing reads them."""
+    session_catalog = spark._jsparkSession.sessionState().catalog()
+    ident = _table_identifier(spark, table)
+    jvm = _jvm(spark)
     for batch in _batches(list(dropped)):
-        specs = ", ".join(partition_spec(columns, values) for values in batch)
-        spark.sql(f"ALTER TABLE {quote(table)} DROP IF EXISTS {specs}")
+        specs = jvm.java.util.ArrayList()
+        for values in batch:
+            specs.add(_spec(spark, columns, values))
+        seq = jvm.scala.collection.JavaConverters.asScalaBuffer(specs).toSeq()
+        session_catalog.dropPartitions(ident, seq, True, False, True)  # ignore if missing, no purge, retain data
+    forget_metadata(spark, table)
+
+
+def _spec(spark: SparkSession, columns: Sequence[str], values: PartitionValues) -> Any:
+    """A partition's spec as the metastore holds it (a Scala Map of column to string; Hive's name for null)."""
+    if len(columns) != len(values) or not columns:
+        raise ValueError(f"a partition spec needs one value per partition column: {list(columns)} vs {list(values)}")
+    spec = _jvm(spark).scala.collection.immutable.HashMap()
+    for column, value in zip(columns, values, strict=True):
+        spec = spec.updated(identifier(column), NULL_PARTITION if value is None else value)
+    return spec
+
+
+def _partition_maker(spark: SparkSession, table_storage: Any) -> Callable[[Any, str], Any]:
+    """A function from (spec, location) to a new partition with the table's storage format at that location,
+    as ALTER TABLE .. ADD PARTITION makes one."""
+    jvm = _jvm(spark)
+    hadoop_path, some, partition_class = (
+        jvm.org.apache.hadoop.fs.Path,
+        jvm.scala.Some,
+        jvm.org.apache.spark.sql.catalyst.catalog.CatalogTablePartition,
+    )
+    input_format, output_format, serde = table_storage.inputFormat(), table_storage.outputFormat(), table_storage.serde()
+    compressed, properties = table_storage.compressed(), table_storage.properties()
+    no_parameters, no_stats = jvm.scala.collection.immutable.HashMap(), jvm.scala.Option.empty()
+
+    def make(spec: Any, location: str) -> Any:
+        storage = table_storage.copy(some(hadoop_path(location).toUri()), input_format, output_format, serde, compressed, properties)
+        return partition_class(spec, storage, no_parameters, int(time.time() * 1000), -1, no_stats)
+
+    return make
 
 
 def move_partitions(

@@ -8,9 +8,9 @@ then switched in through the metastore:
 - partitioned: the table's LOCATION is <table> and holds no data itself; each partition's LOCATION is a
   folder of the run that last wrote it, <table>/run-<run_id>/<col>=<value>[/...], as Spark's partitionBy
   writes it. Spark, Hive and Trino read a registered partition from its LOCATION only, never by listing
-  the table's folder. A write registers its new partitions (ADD PARTITION, a hundred per statement) and
-  points the existing partitions it replaces at their new folders (a hundred per metastore request, which
-  the metastore applies in one transaction): each partition switches whole from its old data to its new.
+  the table's folder. A write registers its new partitions and points the existing partitions it replaces
+  at their new folders (a hundred per metastore request, which the metastore applies in one
+  transaction): each partition switches whole from its old data to its new.
 
 Modes:
 - overwrite_partitions: the partitions present in the new data are replaced, the others stay.
