@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import reduce
 
-from pyspark.sql import DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 MALFORMED = "_etl_malformed"
@@ -22,9 +22,18 @@ def observed(frame: DataFrame, observation: Observation) -> DataFrame:
     """The source with its row counts collected by whichever query reads it first: rows, malformed."""
     if MALFORMED not in frame.columns:
         return frame.observe(observation, F.count(F.lit(1)).alias("rows"), F.lit(0).cast("bigint").alias("malformed"))
+    return frame.observe(observation, F.count(F.lit(1)).alias("rows"), F.count(MALFORMED).alias("malformed"), _over_every_column(frame))
+
+
+def fully_parsed(frame: DataFrame) -> DataFrame:
+    """The frame with a metric over every column (which nobody reads), so that every query over it makes
+    Spark parse all the columns, as observed() does."""
+    return frame.observe(Observation(), _over_every_column(frame))
+
+
+def _over_every_column(frame: DataFrame) -> Column:
     # Any expression over every column would do; Spark folds away some (a struct is never null).
-    all_null = F.count_if(reduce(lambda a, b: a & b, [F.col(c).isNull() for c in frame.columns if c != MALFORMED])).alias("all_null")
-    return frame.observe(observation, F.count(F.lit(1)).alias("rows"), F.count(MALFORMED).alias("malformed"), all_null)
+    return F.count_if(reduce(lambda a, b: a & b, [F.col(c).isNull() for c in frame.columns if c != MALFORMED])).alias("all_null")
 
 
 def well_formed(frame: DataFrame) -> DataFrame:

@@ -13,7 +13,7 @@ from etl.config.models import SourceConfig
 from etl.context import RunContext
 from etl.errors import SourceError
 from etl.extract import cloudfront
-from etl.extract.malformed import MALFORMED
+from etl.extract.malformed import MALFORMED, fully_parsed
 from etl.schema import struct
 from etl.zones import join
 
@@ -21,11 +21,9 @@ from etl.zones import join
 # column missing from the config would silently shift every column after it), so schema drift is an error.
 _CSV_DEFAULTS = {"header": "true", "enforceSchema": "false", "escape": '"', "dateFormat": "yyyy-MM-dd"}
 _JSON_DEFAULTS = {"dateFormat": "yyyy-MM-dd"}
-# A line that does not parse is never nulled: either its raw text goes to quarantine, or the run stops.
-_MALFORMED_MODES = {
-    "quarantine": {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": MALFORMED},
-    "fail": {"mode": "FAILFAST"},
-}
+# A line that does not parse is never nulled: its raw text goes to quarantine, or the run stops on it. Not
+# FAILFAST for `fail`: Spark would then parse only the columns a query uses and not count a line's fields.
+_PERMISSIVE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": MALFORMED}
 
 
 def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunContext, files: list[str] | None = None) -> DataFrame:
@@ -40,10 +38,10 @@ def read_source(spark: SparkSession, name: str, source: SourceConfig, ctx: RunCo
         frame = _empty(spark, source)
     elif source.format == "cloudfront":
         frame = cloudfront.parse(spark.read.option("basePath", base).text(paths))
-        if source.malformed == "fail":
-            frame = _fail_on_malformed(frame, name)
     else:
         frame = _file_reader(spark, source, base).load(paths)
+    if source.malformed == "fail" and MALFORMED in frame.columns:
+        frame = _fail_on_malformed(frame, name)
     if source.format == "json" and source.schema_drift == "fail" and paths:
         _require_declared_fields(spark, name, source, paths)
     if source.date_partition:
@@ -66,7 +64,7 @@ def _file_reader(spark: SparkSession, source: SourceConfig, base: str):  # type:
     elif source.format == "json":
         reader = reader.options(**_JSON_DEFAULTS)
     if source.format in ("csv", "json"):
-        reader = reader.options(**_MALFORMED_MODES[source.malformed])
+        reader = reader.options(**_PERMISSIVE)
     if source.columns:
         reader = reader.schema(_schema(source))
     if source.date_partition:
@@ -76,7 +74,7 @@ def _file_reader(spark: SparkSession, source: SourceConfig, base: str):  # type:
 
 def _schema(source: SourceConfig) -> T.StructType:
     schema = struct(source.columns)
-    if source.format in ("csv", "json") and source.malformed == "quarantine":
+    if source.format in ("csv", "json"):
         schema = schema.add(MALFORMED, "string")
     return schema
 
@@ -90,9 +88,10 @@ def _empty(spark: SparkSession, source: SourceConfig) -> DataFrame:
 
 
 def _fail_on_malformed(frame: DataFrame, name: str) -> DataFrame:
-    """malformed: fail for a format Spark does not parse itself: the first bad line stops the query."""
+    """malformed: fail: the first line that does not parse stops the query, judged on every column as
+    quarantine judges it (not only on those the query uses)."""
     message = F.concat(F.lit(f"source {name}: malformed line in "), F.input_file_name(), F.lit(": "), F.col(MALFORMED))
-    checked = frame.where(F.when(F.col(MALFORMED).isNull(), F.lit(True)).otherwise(F.raise_error(message).isNull()))
+    checked = fully_parsed(frame).where(F.when(F.col(MALFORMED).isNull(), F.lit(True)).otherwise(F.raise_error(message).isNull()))
     return checked.drop(MALFORMED)
 
 

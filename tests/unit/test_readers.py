@@ -77,10 +77,20 @@ def csv_source(zones: Zones, name: str, text: str, columns: dict[str, str], malf
     )
 
 
-def test_malformed_csv_line_fails_the_read_when_configured(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
-    source = csv_source(zones, "bad", "id,amount\n1,2.50\ntwo,3.00\n", {"id": "bigint", "amount": "decimal(10,2)"}, "fail")
-    with pytest.raises(Exception, match="Malformed records are detected in record parsing"):
-        read_source(spark, "bad", source, make_ctx(D1)).collect()
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [("wrong_type", "two,3.00"), ("unused_column_wrong_type", "2,abc"), ("field_too_many", "2,3.00,x"), ("field_too_few", "2")],
+)
+def test_malformed_csv_line_fails_the_read_when_configured(  # type: ignore[no-untyped-def]
+    spark: SparkSession, zones: Zones, make_ctx, name: str, line: str
+) -> None:
+    """The lines that quarantine would take stop the run, even when the query uses only `id`."""
+    from etl.job import one_line
+
+    source = csv_source(zones, f"fail_{name}", f"id,amount\n1,2.50\n{line}\n", {"id": "bigint", "amount": "decimal(10,2)"}, "fail")
+    with pytest.raises(Exception) as error:
+        read_source(spark, "bad", source, make_ctx(D1)).select("id").collect()
+    assert one_line(error.value).endswith(f"source bad: malformed line in {zones.raw}/unit_readers/fail_{name}/dt={D1}/part.csv: {line}")
 
 
 BAD_CSV = (
