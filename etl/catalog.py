@@ -169,10 +169,11 @@ def add_partitions(spark: SparkSession, table: str, columns: Sequence[str], loca
     ident = _table_identifier(spark, table)
     new_partition = _partition_maker(spark, session_catalog.getTableMetadata(ident).storage())
     jvm = _jvm(spark)
+    no_spec = jvm.scala.collection.immutable.HashMap()
     for batch in _batches(list(locations.items())):
         created = jvm.java.util.ArrayList()
         for values, location in batch:
-            created.add(new_partition(_spec(spark, columns, values), location))
+            created.add(new_partition(_spec(no_spec, columns, values), location))
         session_catalog.createPartitions(ident, jvm.scala.collection.JavaConverters.asScalaBuffer(created).toSeq(), False)
     forget_metadata(spark, table)
 
@@ -183,20 +184,22 @@ def drop_partitions(spark: SparkSession, table: str, columns: Sequence[str], dro
     session_catalog = spark._jsparkSession.sessionState().catalog()
     ident = _table_identifier(spark, table)
     jvm = _jvm(spark)
+    no_spec = jvm.scala.collection.immutable.HashMap()
     for batch in _batches(list(dropped)):
         specs = jvm.java.util.ArrayList()
         for values in batch:
-            specs.add(_spec(spark, columns, values))
+            specs.add(_spec(no_spec, columns, values))
         seq = jvm.scala.collection.JavaConverters.asScalaBuffer(specs).toSeq()
         session_catalog.dropPartitions(ident, seq, True, False, True)  # ignore if missing, no purge, retain data
     forget_metadata(spark, table)
 
 
-def _spec(spark: SparkSession, columns: Sequence[str], values: PartitionValues) -> Any:
-    """A partition's spec as the metastore holds it (a Scala Map of column to string; Hive's name for null)."""
+def _spec(empty: Any, columns: Sequence[str], values: PartitionValues) -> Any:
+    """A partition's spec as the metastore holds it (a Scala Map of column to string; Hive's name for null),
+    built on `empty`, an empty Scala immutable Map (looked up once: each step of a class name is a round trip)."""
     if len(columns) != len(values) or not columns:
         raise ValueError(f"a partition spec needs one value per partition column: {list(columns)} vs {list(values)}")
-    spec = _jvm(spark).scala.collection.immutable.HashMap()
+    spec = empty
     for column, value in zip(columns, values, strict=True):
         spec = spec.updated(identifier(column), NULL_PARTITION if value is None else value)
     return spec
