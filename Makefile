@@ -15,6 +15,7 @@ HMS_LOOPBACK_JAR := .cache/jars/etl-hms-loopback.jar
 CATALOG_JAR  := .cache/jars/etl-catalog.jar
 
 JARS_STAMP   := .cache/jars/.fetched
+, := ,
 
 setup: $(BIN)/etl $(LOCAL_FS_JAR) $(CATALOG_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) ## create .venv, install the project with its test and demo tools, fetch the jars
 
@@ -24,29 +25,27 @@ $(BIN)/etl: setup.py
 	$(BIN)/pip install --quiet -e ".[dev,demo,delta,bench]"
 	@touch $@
 
+# $(call compile_jar,<java sources>,<classes folder>,<top package folder>,<what happens without javac>):
+# the optional helpers of etl/jvm/, compiled against the Spark jars pip installed.
+define compile_jar
+@if ! command -v javac >/dev/null; then echo "javac not found: $(4)"; exit 0; fi; \
+spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
+rm -rf $(2) && mkdir -p $(2) $(dir $@) && \
+javac --release 8 -nowarn -d $(2) -cp "$$spark_jars/*" $(1) && \
+jar cf $@ -C $(2) $(3)
+endef
+
 # A file system for file:// that sets permissions without forking chmod (see etl/jvm/); optional.
 $(LOCAL_FS_JAR): $(wildcard etl/jvm/etl/hadoop/*.java) $(BIN)/etl
-	@if ! command -v javac >/dev/null; then echo "javac not found: local writes will use Hadoop's slower file system"; exit 0; fi; \
-	spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
-	rm -rf .cache/classes && mkdir -p .cache/classes $(dir $@) && \
-	javac --release 8 -nowarn -d .cache/classes -cp "$$spark_jars/*" $(wildcard etl/jvm/etl/hadoop/*.java) && \
-	jar cf $@ -C .cache/classes etl
+	$(call compile_jar,$(wildcard etl/jvm/etl/hadoop/*.java),.cache/classes,etl,local writes will use Hadoop's slower file system)
 
 # Reads and relocates a table's partitions in one JVM call, not py4j calls per partition (see etl/jvm/); optional.
 $(CATALOG_JAR): $(wildcard etl/jvm/etl/hive/*.java) $(BIN)/etl
-	@if ! command -v javac >/dev/null; then echo "javac not found: partitions will be switched through py4j, one call at a time"; exit 0; fi; \
-	spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
-	rm -rf .cache/classes-catalog && mkdir -p .cache/classes-catalog $(dir $@) && \
-	javac --release 8 -nowarn -d .cache/classes-catalog -cp "$$spark_jars/*" $(wildcard etl/jvm/etl/hive/*.java) && \
-	jar cf $@ -C .cache/classes-catalog etl
+	$(call compile_jar,$(wildcard etl/jvm/etl/hive/*.java),.cache/classes-catalog,etl,partitions will be switched through py4j$(,) one call at a time)
 
 # Hive 2.3's metastore listens on every interface; this class of Hive's name binds 127.0.0.1 (see etl/jvm/hms/); optional.
 $(HMS_LOOPBACK_JAR): $(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java) $(BIN)/etl
-	@if ! command -v javac >/dev/null; then echo "javac not found: the local Hive metastore will listen on all interfaces"; exit 0; fi; \
-	spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
-	rm -rf .cache/classes-hms && mkdir -p .cache/classes-hms $(dir $@) && \
-	javac --release 8 -nowarn -d .cache/classes-hms -cp "$$spark_jars/*" $(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java) && \
-	jar cf $@ -C .cache/classes-hms org
+	$(call compile_jar,$(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java),.cache/classes-hms,org,the local Hive metastore will listen on all interfaces)
 
 # S3A (hadoop-aws + AWS SDK) and Iceberg's Spark runtime, from PyPI archives, checksums checked (etl/jars.py).
 $(JARS_STAMP): etl/jars.py etl/dev/jars.py $(BIN)/etl

@@ -168,13 +168,10 @@ def add_partitions(spark: SparkSession, table: str, columns: Sequence[str], loca
     session_catalog = spark._jsparkSession.sessionState().catalog()
     ident = _table_identifier(spark, table)
     new_partition = _partition_maker(spark, session_catalog.getTableMetadata(ident).storage())
-    jvm = _jvm(spark)
-    no_spec = jvm.scala.collection.immutable.HashMap()
+    no_spec = _jvm(spark).scala.collection.immutable.HashMap()
     for batch in _batches(list(locations.items())):
-        created = jvm.java.util.ArrayList()
-        for values, location in batch:
-            created.add(new_partition(_spec(no_spec, columns, values), location))
-        session_catalog.createPartitions(ident, jvm.scala.collection.JavaConverters.asScalaBuffer(created).toSeq(), False)
+        created = [new_partition(_spec(no_spec, columns, values), location) for values, location in batch]
+        session_catalog.createPartitions(ident, _scala_seq(spark, created), False)
     forget_metadata(spark, table)
 
 
@@ -183,14 +180,10 @@ def drop_partitions(spark: SparkSession, table: str, columns: Sequence[str], dro
     add_partitions). Their folders stay: the caller deletes them once nothing reads them."""
     session_catalog = spark._jsparkSession.sessionState().catalog()
     ident = _table_identifier(spark, table)
-    jvm = _jvm(spark)
-    no_spec = jvm.scala.collection.immutable.HashMap()
+    no_spec = _jvm(spark).scala.collection.immutable.HashMap()
     for batch in _batches(list(dropped)):
-        specs = jvm.java.util.ArrayList()
-        for values in batch:
-            specs.add(_spec(no_spec, columns, values))
-        seq = jvm.scala.collection.JavaConverters.asScalaBuffer(specs).toSeq()
-        session_catalog.dropPartitions(ident, seq, True, False, True)  # ignore if missing, no purge, retain data
+        specs = [_spec(no_spec, columns, values) for values in batch]
+        session_catalog.dropPartitions(ident, _scala_seq(spark, specs), True, False, True)  # ignore if missing, no purge, retain data
     forget_metadata(spark, table)
 
 
@@ -252,7 +245,7 @@ def _relocator(spark: SparkSession, listing: Any) -> Callable[[list[tuple[int, s
     if helper:
         return lambda moves: helper.relocated(listing, json.dumps(moves))
     jvm = _jvm(spark)
-    hadoop_path, some, converters = jvm.org.apache.hadoop.fs.Path, jvm.scala.Some, jvm.scala.collection.JavaConverters
+    hadoop_path, some = jvm.org.apache.hadoop.fs.Path, jvm.scala.Some
     partitions = _java_list(spark, listing)
 
     def relocate(place: int, location: str) -> Any:  # a copy of a Scala case class: every field is passed
@@ -266,13 +259,7 @@ def _relocator(spark: SparkSession, listing: Any) -> Callable[[list[tuple[int, s
             partition.spec(), moved_storage, partition.parameters(), partition.createTime(), partition.lastAccessTime(), partition.stats()
         )
 
-    def relocated(moves: list[tuple[int, str]]) -> Any:
-        moved = jvm.java.util.ArrayList()
-        for place, location in moves:
-            moved.add(relocate(place, location))
-        return converters.asScalaBuffer(moved).toSeq()
-
-    return relocated
+    return lambda moves: _scala_seq(spark, [relocate(place, location) for place, location in moves])
 
 
 def _batches(items: list[Any]) -> Iterator[list[Any]]:
@@ -290,6 +277,15 @@ def _table_identifier(spark: SparkSession, table: str) -> Any:
     database, name = table_name(table).split(".")
     jvm = _jvm(spark)
     return jvm.org.apache.spark.sql.catalyst.TableIdentifier(name, jvm.scala.Some(database))
+
+
+def _scala_seq(spark: SparkSession, items: list[Any]) -> Any:
+    """A Scala Seq of JVM objects, for the session catalog's methods."""
+    jvm = _jvm(spark)
+    java_list = jvm.java.util.ArrayList()
+    for item in items:
+        java_list.add(item)
+    return jvm.scala.collection.JavaConverters.asScalaBuffer(java_list).toSeq()
 
 
 def _java_list(spark: SparkSession, seq: Any) -> list[Any]:
