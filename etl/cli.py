@@ -244,7 +244,8 @@ def cmd_report(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(conf: ConfigDir, args: argparse.Namespace) -> int:
-    """Each row: table, rules, record (the row as JSON, or a malformed line's raw text), source_file, run_id."""
+    """Each row: table, rules, reason (why a raw line is malformed), record (the row as JSON, or a malformed
+    line's raw text), source_file, run_id."""
     from etl import quarantine
     from etl.catalog import table_exists
 

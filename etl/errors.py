@@ -39,3 +39,8 @@ class TableFormatUnavailable(EtlError):
 
 class JobNotFound(EtlError):
     """No job of that name in conf/jobs."""
+
+
+# The start of a message the project raises from inside a Spark query (raise_error): the one-line error
+# shows what follows it, without the JVM exception's class or Spark's error-class decoration.
+RAISED_IN_QUERY = "[etl] "

@@ -27,7 +27,7 @@ from etl.config import ConfigDir
 from etl.config.loader import describe
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
-from etl.errors import ConfigError, EtlError, LoadError, RowAccountingFailed, SourceError, ValidationFailed, VolumeAnomaly
+from etl.errors import RAISED_IN_QUERY, ConfigError, EtlError, LoadError, RowAccountingFailed, SourceError, ValidationFailed, VolumeAnomaly
 from etl.extract import read_source, source_folders
 from etl.extract.malformed import MALFORMED, malformed_rows, observed, well_formed
 from etl.load import write_table
@@ -330,7 +330,10 @@ def one_line(error: BaseException) -> str:
     if java is not None:
         while java.getCause() is not None:
             java = java.getCause()
-        return mask(" ".join(f"{java.getClass().getSimpleName()}: {java.getMessage()}".split())[:1000])
+        message = " ".join(str(java.getMessage()).split())
+        if RAISED_IN_QUERY in message:  # the project's own message, raised by a query
+            return mask(message.split(RAISED_IN_QUERY, 1)[1].split(" SQLSTATE: ")[0][:1000])
+        return mask(f"{java.getClass().getSimpleName()}: {message}"[:1000])
     text = str(error).strip() or type(error).__name__
     first = text.splitlines()[0].strip()
     return mask(first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}")

@@ -5,7 +5,8 @@
 
 Every quarantine table has the same columns, whatever the rows' own schema (so a malformed line and a
 row of a drifted schema fit alike): record (the row as JSON with nulls kept, or the raw line), rules
-(the names of the rules it failed), source_file (for raw lines), run_id, and run_date, the partition.
+(the names of the rules it failed), reason (for raw lines: which column, and why), source_file (for raw
+lines), run_id, and run_date, the partition.
 A run replaces its run date's partition, so a rerun leaves what one clean run would.
 """
 
@@ -28,6 +29,7 @@ SCHEMA = T.StructType(
     [
         T.StructField("record", T.StringType()),
         T.StructField("rules", T.ArrayType(T.StringType())),
+        T.StructField("reason", T.StringType()),
         T.StructField("source_file", T.StringType()),
         T.StructField("run_id", T.StringType()),
         T.StructField("run_date", T.DateType()),
@@ -55,21 +57,23 @@ def tables_of(config: JobConfig) -> dict[str, str]:
 
 
 def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, count: int) -> list[str]:
-    """Replace the run date's partition of the table with rows (record, rules, source_file), `count` of
+    """Replace the run date's partition of the table with rows (record, rules, reason, source_file), `count` of
     them; returns the folders to delete once the run has loaded. Nothing to write and no table yet:
     nothing is created."""
     if count == 0:
         if not catalog.table_exists(spark, table):
             return []
         # An empty partition, without evaluating `rows`: for malformed lines that would parse the source again.
-        rows = spark.createDataFrame([], SCHEMA).select("record", "rules", "source_file")
+        rows = spark.createDataFrame([], SCHEMA).select("record", "rules", "reason", "source_file")
+    _add_reason_column(spark, table)
     target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["run_date"])
     return parquet.write(spark, _table_rows(ctx, rows), target, ctx, replacing=[(ctx.run_date.isoformat(),)])
 
 
 def merge(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame) -> list[str]:
-    """Add a stream's malformed records (record, rules, source_file) to the run date's partition, merged
+    """Add a stream's malformed records (record, rules, reason, source_file) to the run date's partition, merged
     on (source_file, record): a micro-batch replayed after a crash writes its records over themselves."""
+    _add_reason_column(spark, table)
     target = TargetConfig(table=table, mode="merge", merge_keys=["source_file", "record"], partition_by=["run_date"])
     return parquet.write(spark, _table_rows(ctx, rows), target, ctx)
 
@@ -78,11 +82,18 @@ def _table_rows(ctx: RunContext, rows: DataFrame) -> DataFrame:
     return rows.select(
         "record",
         F.col("rules").cast(SCHEMA["rules"].dataType).alias("rules"),  # the table's array may hold nulls; the data's never does
+        "reason",
         "source_file",
         F.lit(ctx.run_id).alias("run_id"),
         F.lit(ctx.run_date).cast("date").alias("run_date"),
     )
 
 
+def _add_reason_column(spark: SparkSession, table: str) -> None:
+    """Quarantine tables written before reasons were kept get the column (null in their old rows)."""
+    if catalog.table_exists(spark, table) and "reason" not in spark.table(table).columns:
+        spark.sql(f"ALTER TABLE {table} ADD COLUMNS (reason STRING)")
+
+
 def read(spark: SparkSession, table: str, run_date: date) -> DataFrame:
-    return spark.table(table).where(F.col("run_date") == F.lit(run_date)).select("record", "rules", "source_file", "run_id")
+    return spark.table(table).where(F.col("run_date") == F.lit(run_date)).select("record", "rules", "reason", "source_file", "run_id")

@@ -170,6 +170,27 @@ class KinesisSettings(Strict):
     )
 
 
+class ColumnSpec(Strict):
+    """A declared column of a csv or json source. In YAML either its type alone (`l_orderkey: bigint`,
+    required) or `{type: string, nullable: true}`."""
+
+    type: ColumnType = Field(description="Spark SQL type: string, int, bigint, decimal(p,s), date, timestamp, double, boolean, ...")
+    nullable: bool = Field(
+        False,
+        description="May the field be empty? A required (not nullable) column with an empty field makes the line malformed.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _type_alone(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"type": column_type(value)}  # checked here, so an error names the column, not column.type
+        return value
+
+
+Encoding = Literal["utf-8", "iso-8859-1", "windows-1252"]
+
+
 class SourceConfig(Strict):
     format: Literal["csv", "json", "parquet", "table", "cloudfront"] = Field(
         description="How to read it; `table` reads a metastore table; `cloudfront` reads CloudFront standard access logs "
@@ -203,8 +224,19 @@ class SourceConfig(Strict):
     files_per_batch: int | None = Field(None, ge=1, description="A stream of files: at most this many new files per micro-batch.")
     kinesis: KinesisSettings | None = Field(None, description="The Kinesis data stream this stream source reads on EMR.")
     optional: bool = Field(False, description="format table only: a table that does not exist yet reads as empty, with `columns`.")
-    columns: dict[Identifier, ColumnType] = Field(
-        default_factory=dict, description="Explicit schema, column -> Spark SQL type, in file order (csv, json)."
+    columns: dict[Identifier, ColumnSpec] = Field(
+        default_factory=dict,
+        description="Explicit schema in file order (csv, json): column -> Spark SQL type (required), or "
+        "{type: ..., nullable: true}. Every value must be exactly what its text says in that type, else the line is malformed.",
+    )
+    encoding: Encoding = Field(
+        "utf-8",
+        description="csv, json: the files' character encoding. A line with bytes that are not valid in it is malformed.",
+    )
+    multiline: bool = Field(
+        False,
+        description="csv: records may hold line breaks inside quoted fields (RFC 4180). Each file is then read whole by "
+        "one task; without it, a line with an unterminated quote is malformed.",
     )
     options: dict[str, str] = Field(default_factory=dict, description="Extra reader options.")
     volume: VolumeCheck | None = Field(
@@ -213,7 +245,7 @@ class SourceConfig(Strict):
     schema_drift: Literal["fail", "ignore"] = Field(
         "fail",
         description="json: a field no declared column names, or a declared column no record has, stops the run (fail), "
-        "or is ignored (ignore: new fields are not read, missing ones read as null). CSV headers are always checked.",
+        "or is ignored (ignore: new fields are not read, missing ones are empty: null where the column is nullable). CSV headers are always checked.",
     )
     malformed: Literal["quarantine", "fail"] = Field(
         "quarantine",
@@ -242,11 +274,20 @@ class SourceConfig(Strict):
             raise ValueError("'kinesis' and 'files_per_batch' are for stream sources (stream: true)")
         if self.days_before and not self.date_partition:
             raise ValueError("'days_before' needs 'date_partition' (the days are folders)")
+        if self.format not in ("csv", "json") and "encoding" in self.model_fields_set:
+            raise ValueError("'encoding' is for formats csv and json")
+        if self.multiline and (self.format != "csv" or self.stream):
+            raise ValueError("'multiline' is for format csv")
         if self.format != "json" and "schema_drift" in self.model_fields_set:
             raise ValueError("'schema_drift' is for format json (a CSV header must always match the columns)")
         if self.optional and (self.format != "table" or not self.columns):
             raise ValueError("'optional' is for format 'table' and needs 'columns' (the schema of the empty result)")
         return self
+
+    @property
+    def types(self) -> dict[str, str]:
+        """column -> Spark SQL type"""
+        return {name: column.type for name, column in self.columns.items()}
 
 
 class TargetConfig(Strict):

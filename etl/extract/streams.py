@@ -15,7 +15,8 @@ from etl.config.models import EnvConfig, SourceConfig
 from etl.context import RunContext
 from etl.errors import ConfigError
 from etl.extract.malformed import MALFORMED, MALFORMED_RULE
-from etl.schema import struct
+from etl.extract.readers import parse_lines
+from etl.extract.strict import REASON
 
 SOURCE_FILE = "source_file"
 
@@ -28,10 +29,7 @@ def read_stream(spark: SparkSession, name: str, source: SourceConfig, env: EnvCo
         if source.files_per_batch:
             reader = reader.option("maxFilesPerTrigger", str(source.files_per_batch))
         lines = reader.load(ctx.zones.uri(source.zone, str(source.path))).select("value", F.input_file_name().alias(SOURCE_FILE))
-    schema = struct(source.columns).add(MALFORMED, "string")
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": MALFORMED, "dateFormat": "yyyy-MM-dd", **source.options}
-    parsed = lines.where(F.trim("value") != "").select(F.from_json("value", schema, options).alias("record"), SOURCE_FILE)
-    return parsed.select(*(F.col(f"record.{column}").alias(column) for column in [*source.columns, MALFORMED]), SOURCE_FILE)
+    return parse_lines(lines, name, source, [SOURCE_FILE])
 
 
 def _kinesis_lines(spark: SparkSession, name: str, source: SourceConfig) -> DataFrame:
@@ -48,11 +46,11 @@ def _kinesis_lines(spark: SparkSession, name: str, source: SourceConfig) -> Data
 
 
 def well_formed_records(frame: DataFrame) -> DataFrame:
-    return frame.where(F.col(MALFORMED).isNull()).drop(MALFORMED, SOURCE_FILE)
+    return frame.where(F.col(MALFORMED).isNull()).drop(MALFORMED, REASON, SOURCE_FILE)
 
 
 def malformed_records(frame: DataFrame) -> DataFrame:
-    """record (the raw text), rules, source_file: the quarantine table's columns."""
+    """record (the raw text), rules, reason, source_file: the quarantine table's columns."""
     return frame.where(F.col(MALFORMED).isNotNull()).select(
-        F.col(MALFORMED).alias("record"), F.array(F.lit(MALFORMED_RULE)).alias("rules"), SOURCE_FILE
+        F.col(MALFORMED).alias("record"), F.array(F.lit(MALFORMED_RULE)).alias("rules"), F.col(REASON).alias("reason"), SOURCE_FILE
     )

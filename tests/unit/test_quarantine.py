@@ -33,7 +33,7 @@ sources:
     format: csv
     path: unit_quarantine/{folder}
     date_partition: dt
-    columns: {{line_id: bigint, sku: string, qty: int, price: 'decimal(10,2)'}}
+    columns: {{line_id: bigint, sku: {{type: string, nullable: true}}, qty: int, price: 'decimal(10,2)'}}
 targets:
   sold:
     table: unit_quarantine.{table}
@@ -143,6 +143,7 @@ def test_failing_rows_are_quarantined_with_every_rule_they_fail(spark: SparkSess
 
 def test_malformed_lines_are_quarantined_as_raw_text(spark: SparkSession, first_run) -> None:  # type: ignore[no-untyped-def]
     assert quarantined(spark, "quarantine.tinyq_lines") == [("5,A-5,three,2.00", ["malformed_record"], [f"dt={D1}", "part-0.csv"])]
+    assert [r.reason for r in spark.table("quarantine.tinyq_lines").collect()] == ["qty: 'three' is not an int"]
     _, ctx, _ = first_run
     run_ids = {r.run_id for r in spark.table("quarantine.tinyq_lines").collect()}
     assert run_ids == {ctx.run_id}
@@ -176,11 +177,11 @@ def test_etl_quarantine_prints_the_rows_of_the_run_date(  # type: ignore[no-unty
     monkeypatch.setenv("ETL_LAKE_ROOT", str(local_path(zones.lake_root)))
     assert main(["--conf-dir", str(conf), "quarantine", "tinyq", "--env", "test", "--run-date", str(D1)]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(p["table"], p["rules"], p["record"][:12], p["run_id"]) for p in printed] == [
-        ("quarantine.tinyq_lines", ["malformed_record"], "5,A-5,three,", ctx.run_id),
-        ("quarantine.sold", ["qty_in_range"], '{"line_id":2', ctx.run_id),
-        ("quarantine.sold", ["expect_column_values_to_not_be_null(sku)"], '{"line_id":3', ctx.run_id),
-        ("quarantine.sold", ["expect_column_values_to_not_be_null(sku)", "qty_in_range"], '{"line_id":7', ctx.run_id),
+    assert [(p["table"], p["rules"], p["reason"], p["record"][:12], p["run_id"]) for p in printed] == [
+        ("quarantine.tinyq_lines", ["malformed_record"], "qty: 'three' is not an int", "5,A-5,three,", ctx.run_id),
+        ("quarantine.sold", ["qty_in_range"], None, '{"line_id":2', ctx.run_id),
+        ("quarantine.sold", ["expect_column_values_to_not_be_null(sku)"], None, '{"line_id":3', ctx.run_id),
+        ("quarantine.sold", ["expect_column_values_to_not_be_null(sku)", "qty_in_range"], None, '{"line_id":7', ctx.run_id),
     ]
     assert main(["--conf-dir", str(conf), "quarantine", "tinyq", "--env", "test", "--run-date", "2024-06-02"]) == 0
     assert capsys.readouterr().out == ""
@@ -229,7 +230,7 @@ sources:
     format: csv
     path: unit_quarantine/dup_keys
     date_partition: dt
-    columns: {{line_id: bigint, sku: string, qty: int, price: 'decimal(10,2)'}}
+    columns: {{line_id: bigint, sku: {{type: string, nullable: true}}, qty: int, price: 'decimal(10,2)'}}
 targets:
   sold:
     table: unit_quarantine.{table}

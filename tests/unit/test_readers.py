@@ -30,9 +30,8 @@ def test_json_reads_only_the_window_with_the_declared_schema(spark: SparkSession
         folder = root / "unit_readers" / "events" / f"dt={day}"
         folder.mkdir(parents=True)
         (folder / "part.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    source = SourceConfig(
-        format="json", path="unit_readers/events", date_partition="dt", columns={"id": "bigint", "amount": "decimal(10,2)"}
-    )
+    columns = {"id": "bigint", "amount": {"type": "decimal(10,2)", "nullable": True}}
+    source = SourceConfig(format="json", path="unit_readers/events", date_partition="dt", columns=columns)
     frame = well_formed(read_source(spark, "events", source, make_ctx(D1, D2)))
     assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == [
         ("id", "bigint"),
@@ -78,11 +77,16 @@ def csv_source(zones: Zones, name: str, text: str, columns: dict[str, str], malf
 
 
 @pytest.mark.parametrize(
-    ("name", "line"),
-    [("wrong_type", "two,3.00"), ("unused_column_wrong_type", "2,abc"), ("field_too_many", "2,3.00,x"), ("field_too_few", "2")],
+    ("name", "line", "reason"),
+    [
+        ("wrong_type", "two,3.00", "id: 'two' is not a bigint"),
+        ("unused_column_wrong_type", "2,abc", "amount: 'abc' is not a decimal(10,2)"),
+        ("field_too_many", "2,3.00,x", "not the 2 fields of the header"),
+        ("field_too_few", "2", "not the 2 fields of the header"),
+    ],
 )
 def test_malformed_csv_line_fails_the_read_when_configured(  # type: ignore[no-untyped-def]
-    spark: SparkSession, zones: Zones, make_ctx, name: str, line: str
+    spark: SparkSession, zones: Zones, make_ctx, name: str, line: str, reason: str
 ) -> None:
     """The lines that quarantine would take stop the run, even when the query uses only `id`."""
     from etl.job import one_line
@@ -90,7 +94,8 @@ def test_malformed_csv_line_fails_the_read_when_configured(  # type: ignore[no-u
     source = csv_source(zones, f"fail_{name}", f"id,amount\n1,2.50\n{line}\n", {"id": "bigint", "amount": "decimal(10,2)"}, "fail")
     with pytest.raises(Exception) as error:
         read_source(spark, "bad", source, make_ctx(D1)).select("id").collect()
-    assert one_line(error.value).endswith(f"source bad: malformed line in {zones.raw}/unit_readers/fail_{name}/dt={D1}/part.csv: {line}")
+    file = f"{zones.raw}/unit_readers/fail_{name}/dt={D1}/part.csv"
+    assert one_line(error.value) == f"source bad: malformed line in {file} ({reason}): {line}"
 
 
 BAD_CSV = (
@@ -110,23 +115,30 @@ def test_malformed_csv_lines_are_split_off_with_their_raw_text(spark: SparkSessi
     frame = observed(read_source(spark, "mixed", source, make_ctx(D1)), observation)
     # The query uses only `id`: a line whose other fields do not parse is malformed all the same.
     assert sorted(r.id for r in well_formed(frame).select("id").collect()) == [1, 6]
-    assert observation.get == {"rows": 6, "malformed": 4, "all_null": 0}
-    bad = sorted((r.record, r.rules, r.source_file.rsplit("/", 2)[-2:]) for r in malformed_rows(frame).collect())
+    assert observation.get == {"rows": 6, "malformed": 4}
+    bad = sorted((r.record, r.rules, r.reason, r.source_file.rsplit("/", 2)[-2:]) for r in malformed_rows(frame).collect())
     file = [f"dt={D1}", "part.csv"]
     assert bad == [
-        ("3", ["malformed_record"], file),
-        ("4,1.00,x,surplus", ["malformed_record"], file),
-        ("5,abc,wrong type in amount", ["malformed_record"], file),
-        ("two,3.00,wrong type in id", ["malformed_record"], file),
+        ("3", ["malformed_record"], "not the 3 fields of the header", file),
+        ("4,1.00,x,surplus", ["malformed_record"], "not the 3 fields of the header", file),
+        ("5,abc,wrong type in amount", ["malformed_record"], "amount: 'abc' is not a decimal(10,2)", file),
+        ("two,3.00,wrong type in id", ["malformed_record"], "id: 'two' is not a bigint", file),
     ]
 
 
 def test_broken_json_records_and_wrong_types_are_malformed(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
-    json_day(zones, "broken_json", ['{"id": 1, "name": "a"}', '{"id": "one", "name": "b"}', '{"id": 3, "name": ', '{"id": 4}'])
-    source = SourceConfig(format="json", path="unit_readers/broken_json", date_partition="dt", columns={"id": "bigint", "name": "string"})
+    lines = ['{"id": 1, "name": "a"}', '{"id": "one", "name": "b"}', '{"id": 3, "name": ', '{"id": 4}', '{"id": 5.0, "name": "e"}', "[6]"]
+    json_day(zones, "broken_json", lines)
+    columns = {"id": "bigint", "name": {"type": "string", "nullable": True}}
+    source = SourceConfig(format="json", path="unit_readers/broken_json", date_partition="dt", columns=columns)
     frame = observed(read_source(spark, "broken_json", source, make_ctx(D1)), Observation("unit_readers_broken_json"))
     assert sorted(tuple(r) for r in well_formed(frame).select("id", "name").collect()) == [(1, "a"), (4, None)]
-    assert sorted(r.record for r in malformed_rows(frame).collect()) == ['{"id": "one", "name": "b"}', '{"id": 3, "name": ']
+    assert sorted((r.record, r.reason) for r in malformed_rows(frame).collect()) == [
+        ("[6]", "not a JSON object of the declared columns"),
+        ('{"id": "one", "name": "b"}', "id: 'one' is not a bigint"),
+        ('{"id": 3, "name": ', "not a JSON object of the declared columns"),
+        ('{"id": 5.0, "name": "e"}', "id: '5.0' is not a bigint"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -148,9 +160,10 @@ def test_a_csv_header_that_does_not_match_the_declared_columns_is_an_error(  # t
     source = csv_source(zones, name, text, columns)
     with pytest.raises(Py4JJavaError) as error:
         read_source(spark, name, source, make_ctx(D1)).collect()
+    header, declared = text.splitlines()[0], ",".join(columns)
     assert one_line(error.value) == (
-        "IllegalArgumentException: Number of column in CSV header is not equal to number of fields in the schema: "
-        f"Header length: 3, schema size: 2 CSV file: {zones.raw}/unit_readers/{name}/dt={D1}/part.csv"
+        f"source {name}: the header of {zones.raw}/unit_readers/{name}/dt={D1}/part.csv does not match the declared columns: "
+        f"{header} (declared: {declared})"
     )
 
 
@@ -167,7 +180,8 @@ def test_json_schema_drift_is_an_error_unless_ignored(spark: SparkSession, zones
         "source payments: schema drift: new field(s) currency, total_amount and no record has amount (declared columns: id, amount); "
         "declare the fields under `columns`, or set `schema_drift: ignore` on the source"
     )
-    ignoring = source.model_copy(update={"schema_drift": "ignore"})
+    nullable = {"id": "bigint", "amount": {"type": "decimal(10,2)", "nullable": True}}
+    ignoring = SourceConfig(**{**source.model_dump(exclude_unset=True), "columns": nullable, "schema_drift": "ignore"})
     frame = well_formed(read_source(spark, "payments", ignoring, make_ctx(D1)))
     assert sorted(tuple(r) for r in frame.select("id", "amount").collect()) == [(1, None), (2, None)]
 
