@@ -300,10 +300,12 @@ class Job:
             table = quarantine.source_table(self.config.name, name)
             if rows:
                 log.warning("source %s: %d malformed line(s) quarantined in %s", name, rows, table)
-            superseded += quarantine.write(self.spark, ctx, table, malformed_rows(raw[name]), rows)
+            lines = malformed_rows(raw[name], self.config.sources[name].date_partition)
+            superseded += quarantine.write(self.spark, ctx, table, lines, rows)
         for name, rows in record.rows_quarantined.items():
-            table = quarantine.target_table(self.config.targets[name])
-            superseded += quarantine.write(self.spark, ctx, table, quarantined_rows(marked[name]), rows)
+            target = self.config.targets[name]
+            day = quarantine.day_within(marked[name], target.partition_by, ctx.window)
+            superseded += quarantine.write(self.spark, ctx, quarantine.target_table(target), quarantined_rows(marked[name], day), rows)
         return superseded
 
     def _load(self, ctx: RunContext, outputs: Mapping[str, DataFrame], superseded: list[str], on_loaded: Callable[[str], None]) -> None:

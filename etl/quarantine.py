@@ -7,7 +7,10 @@ Every quarantine table has the same columns, whatever the rows' own schema (so a
 row of a drifted schema fit alike): record (the row as JSON with nulls kept, or the raw line), rules
 (the names of the rules it failed), reason (for raw lines: which column, and why), source_file (for raw
 lines), run_id, and run_date, the partition.
-A run replaces its run date's partition, so a rerun leaves what one clean run would.
+run_date is the run date of the daily run that reads the row: a malformed line's daily folder, a target
+row's date partition when it falls in the run's days, else the run's date. A run replaces the partitions
+of all its days, so a rerun of a day (or of a backfill) leaves what one clean run would, and the day-by-day
+rerun of a backfill's last day keeps the rows of the backfill's other days.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from etl import catalog
 from etl.catalog import QUARANTINE_DATABASE
 from etl.config.models import LINE_FORMATS, JobConfig, TargetConfig
-from etl.context import RunContext
+from etl.context import DateWindow, RunContext
 from etl.load import parquet
 
 SCHEMA = T.StructType(
@@ -57,17 +60,27 @@ def tables_of(config: JobConfig) -> dict[str, str]:
 
 
 def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, count: int) -> list[str]:
-    """Replace the run date's partition of the table with rows (record, rules, reason, source_file), `count` of
-    them; returns the folders to delete once the run has loaded. Nothing to write and no table yet:
-    nothing is created."""
+    """Replace the partitions of the run's days with rows (record, rules, reason, source_file, and `day`:
+    the row's own day, or null for the run's date), `count` of them; returns the folders to delete once
+    the run has loaded. Nothing to write and no table yet: nothing is created."""
     if count == 0:
         if not catalog.table_exists(spark, table):
             return []
-        # An empty partition, without evaluating `rows`: for malformed lines that would parse the source again.
-        rows = spark.createDataFrame([], SCHEMA).select("record", "rules", "reason", "source_file")
+        # Empty partitions, without evaluating `rows`: for malformed lines that would parse the source again.
+        rows = spark.createDataFrame([], SCHEMA).select("record", "rules", "reason", "source_file", F.lit(None).cast("date").alias("day"))
     _add_reason_column(spark, table)
     target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["run_date"])
-    return parquet.write(spark, _table_rows(ctx, rows), target, ctx, replacing=[(ctx.run_date.isoformat(),)])
+    days = [(day.isoformat(),) for day in ctx.window.days()]
+    return parquet.write(spark, _table_rows(ctx, rows), target, ctx, replacing=days)
+
+
+def day_within(frame: DataFrame, columns: list[str], window: DateWindow) -> Column:
+    """A target row's own day: its first date partition column where that falls in the run's days, else null."""
+    dates = [column for column in columns if isinstance(frame.schema[column].dataType, T.DateType)]
+    if not dates:
+        return F.lit(None).cast("date")
+    day = F.col(dates[0])
+    return F.when(day.between(F.lit(window.first), F.lit(window.last)), day)
 
 
 def merge(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame) -> list[str]:
@@ -79,13 +92,14 @@ def merge(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame) -> 
 
 
 def _table_rows(ctx: RunContext, rows: DataFrame) -> DataFrame:
+    day = F.col("day") if "day" in rows.columns else F.lit(None).cast("date")
     return rows.select(
         "record",
         F.col("rules").cast(SCHEMA["rules"].dataType).alias("rules"),  # the table's array may hold nulls; the data's never does
         "reason",
         "source_file",
         F.lit(ctx.run_id).alias("run_id"),
-        F.lit(ctx.run_date).cast("date").alias("run_date"),
+        F.coalesce(day, F.lit(ctx.run_date).cast("date")).alias("run_date"),
     )
 
 

@@ -30,12 +30,14 @@ def well_formed(frame: DataFrame) -> DataFrame:
     return frame.where(F.col(MALFORMED).isNull()).drop(MALFORMED, REASON)
 
 
-def malformed_rows(frame: DataFrame) -> DataFrame:
-    """record (the raw line), rules, reason, source_file: the quarantine table's columns."""
+def malformed_rows(frame: DataFrame, day: str | None = None) -> DataFrame:
+    """record (the raw line), rules, reason, source_file and day (the line's daily folder, from the column
+    `day`): the quarantine table's columns."""
     reason = F.col(REASON) if REASON in frame.columns else F.lit(None).cast("string")
     return frame.where(F.col(MALFORMED).isNotNull()).select(
         F.col(MALFORMED).alias("record"),
         F.array(F.lit(MALFORMED_RULE)).alias("rules"),
         reason.alias("reason"),
         F.input_file_name().alias("source_file"),
+        (F.col(day).cast("date") if day else F.lit(None).cast("date")).alias("day"),
     )

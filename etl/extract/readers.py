@@ -213,7 +213,9 @@ def _fail_on_malformed(frame: DataFrame, name: str) -> DataFrame:
     """malformed: fail: the first line that does not parse stops the query, judged on every column as
     quarantine judges it (not only on those the query uses)."""
     reason = [F.lit(" ("), F.col(REASON), F.lit(")")] if REASON in frame.columns else []
-    message = F.concat(F.lit(f"{RAISED_IN_QUERY}source {name}: malformed line in "), F.input_file_name(), *reason, F.lit(": "), F.col(MALFORMED))
+    message = F.concat(
+        F.lit(f"{RAISED_IN_QUERY}source {name}: malformed line in "), F.input_file_name(), *reason, F.lit(": "), F.col(MALFORMED)
+    )
     checked = frame.where(F.when(F.col(MALFORMED).isNull(), F.lit(True)).otherwise(F.raise_error(message).isNull()))
     return checked.drop(MALFORMED, REASON)
 

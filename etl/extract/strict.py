@@ -50,9 +50,9 @@ def _check(name: str, column: ColumnSpec) -> tuple[Column, Column]:
         on_empty = F.lit(f"{name}: empty (a required column; declare it nullable if it may be empty)")
     wrong = F.concat(F.lit(f"{name}: '"), text, F.lit(f"' is not {_described(kind)}"))
     failure = F.when(empty, on_empty)
-    if exact is not None:
-        failure = failure.when(~exact, wrong)
-    return F.when(empty, F.lit(None).cast(kind)).otherwise(value), failure
+    if exact is None:  # text: kept as it is ("" stays "")
+        return text, failure
+    return F.when(exact, value), failure.when(~exact, wrong)  # a value that is not exact is not loaded, even cast
 
 
 def _exact(text: Column, value: Column, kind: T.DataType) -> Column | None:

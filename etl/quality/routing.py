@@ -109,15 +109,16 @@ def loaded_rows(marked: DataFrame) -> DataFrame:
     return marked.where(_loads()).drop(*MARKS)
 
 
-def quarantined_rows(marked: DataFrame) -> DataFrame:
-    """record (the row as JSON, nulls kept), rules, reason, source_file: the quarantine table's columns (the
-    rules say why; reason is for raw lines)."""
+def quarantined_rows(marked: DataFrame, day: Column) -> DataFrame:
+    """record (the row as JSON, nulls kept), rules, reason, source_file, day (the row's own day, or null):
+    the quarantine table's columns (the rules say why; reason is for raw lines)."""
     columns = [c for c in marked.columns if c not in MARKS]
     return marked.where(F.col(DROPPED_BY).isNull() & (F.size(F.col(FAILED_RULES)) > 0)).select(
         F.to_json(F.struct(*columns), {"ignoreNullFields": "false"}).alias("record"),
         F.col(FAILED_RULES).alias("rules"),
         F.lit(None).cast("string").alias("reason"),
         F.lit(None).cast("string").alias("source_file"),
+        day.alias("day"),
     )
 
 

@@ -235,3 +235,125 @@ def test_a_cloudfront_source_reads_gzip_logs_and_fails_on_a_broken_line_when_con
 def test_source_settings_that_do_not_go_together_are_config_errors(settings: dict, error: str) -> None:
     with pytest.raises(ValueError, match=error):
         SourceConfig(**settings)
+
+
+# --- the defects real extracts have (issue 15): each line's outcome written by hand from its text ---------
+
+LINEITEM = {"id": "bigint", "price": "decimal(15,2)", "shipped": "date", "comment": "string"}
+
+
+def raw_day(zones: Zones, name: str, data: bytes, file: str = "part.csv") -> None:
+    root = local_path(zones.raw)
+    assert root is not None
+    folder = root / "unit_readers" / name / f"dt={D1}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / file).write_bytes(data)
+
+
+def outcome(spark: SparkSession, frame) -> tuple[list[tuple], list[tuple]]:  # type: ignore[no-untyped-def]
+    """(the rows that load, the malformed lines with their reasons), each sorted."""
+    loaded = sorted(tuple(r) for r in well_formed(frame).drop("dt").collect())
+    malformed = sorted((r.record, r.reason) for r in malformed_rows(frame).collect())
+    return loaded, malformed
+
+
+def test_values_spark_would_change_are_malformed_with_the_column_and_why(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    lines = [
+        "id,price,shipped,comment",
+        "1,1051.15,1992-02-29,fine",
+        '2,"1051,15",1992-03-01,decimal comma',
+        "3,1051.155,1992-03-01,three decimals",
+        "4,,1992-03-01,no price",
+        "5,7.00,1992-02-30,no such day",
+        '6,8.00,1992-03-01,"a comment, quoted"',
+        "7,9.00,1992-03-01,",
+    ]
+    raw_day(zones, "defects", ("\n".join(lines) + "\n").encode())
+    source = SourceConfig(format="csv", path="unit_readers/defects", date_partition="dt", columns=LINEITEM)
+    frame = observed(read_source(spark, "lineitem", source, make_ctx(D1)), Observation("unit_readers_defects"))
+    assert outcome(spark, frame) == (
+        [(1, Decimal("1051.15"), date(1992, 2, 29), "fine"), (6, Decimal("8.00"), date(1992, 3, 1), "a comment, quoted")],
+        [
+            (lines[2], "price: '1051,15' is not a decimal(15,2)"),
+            (lines[3], "price: '1051.155' is not a decimal(15,2)"),
+            (lines[4], "price: empty (a required column; declare it nullable if it may be empty)"),
+            (lines[5], "shipped: '1992-02-30' is not a date (yyyy-MM-dd)"),
+            (lines[7], "comment: empty (a required column; declare it nullable if it may be empty)"),
+        ],
+    )
+
+
+def test_bytes_that_are_not_utf8_are_malformed_unless_the_encoding_is_declared(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    data = b"id,name\n1,Caf\xe9\n2,Caf\xc3\xa9\n"  # line 1 in latin-1, line 2 in UTF-8
+    raw_day(zones, "latin1_in_utf8", data)
+    columns = {"id": "bigint", "name": "string"}
+    utf8 = SourceConfig(format="csv", path="unit_readers/latin1_in_utf8", date_partition="dt", columns=columns)
+    assert outcome(spark, read_source(spark, "customer", utf8, make_ctx(D1))) == (
+        [(2, "Café")],
+        [("1,Caf\ufffd", "name: bytes not valid in utf-8 (the line in hex: 312C436166E9)")],
+    )
+    raw_day(zones, "latin1", b"id,name\n1,Caf\xe9\n")
+    latin1 = SourceConfig(format="csv", path="unit_readers/latin1", date_partition="dt", columns=columns, encoding="iso-8859-1")
+    assert outcome(spark, read_source(spark, "customer", latin1, make_ctx(D1))) == ([(1, "Café")], [])
+
+
+def test_a_record_over_two_lines_is_read_whole_when_declared_multiline(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    first, second = '2,5.00,1992-03-01,"a comment, with a comma and', 'a line break"'
+    text = f"id,price,shipped,comment\n1,4.00,1992-03-01,one line\n{first}\n{second}\n3,6.00,1992-03-01,last\n"
+    raw_day(zones, "multiline", text.encode())
+    lines = SourceConfig(format="csv", path="unit_readers/multiline", date_partition="dt", columns=LINEITEM)
+    observation = Observation("unit_readers_multiline_lines")
+    frame = observed(read_source(spark, "lineitem", lines, make_ctx(D1)), observation)
+    unterminated = "a quoted field does not end on this line (set multiline: true on the source for records over several lines)"
+    assert outcome(spark, frame) == (
+        [(1, Decimal("4.00"), date(1992, 3, 1), "one line"), (3, Decimal("6.00"), date(1992, 3, 1), "last")],
+        [(first, unterminated), (second, "not the 4 fields of the header")],  # both halves, each a line read: 4 = 2 + 2
+    )
+    assert observation.get == {"rows": 4, "malformed": 2}
+    records = lines.model_copy(update={"multiline": True})
+    observation = Observation("unit_readers_multiline_records")
+    frame = observed(read_source(spark, "lineitem", records, make_ctx(D1)), observation)
+    assert outcome(spark, frame) == (
+        [
+            (1, Decimal("4.00"), date(1992, 3, 1), "one line"),
+            (2, Decimal("5.00"), date(1992, 3, 1), "a comment, with a comma and\na line break"),
+            (3, Decimal("6.00"), date(1992, 3, 1), "last"),
+        ],
+        [],
+    )
+    assert observation.get == {"rows": 3, "malformed": 0}
+
+
+def test_a_bad_value_in_a_multiline_record_is_malformed_with_its_fields_joined_again(  # type: ignore[no-untyped-def]
+    spark: SparkSession, zones: Zones, make_ctx
+) -> None:
+    text = 'id,price,shipped,comment\n1,"1,5",1992-03-01,"two\nlines"\n'
+    raw_day(zones, "multiline_bad", text.encode())
+    source = SourceConfig(format="csv", path="unit_readers/multiline_bad", date_partition="dt", columns=LINEITEM, multiline=True)
+    assert outcome(spark, read_source(spark, "lineitem", source, make_ctx(D1))) == (
+        [],
+        [('1,"1,5",1992-03-01,"two\nlines"', "price: '1,5' is not a decimal(15,2)")],
+    )
+
+
+def test_bom_crlf_gzip_and_a_header_repeated_mid_file(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    columns = {"id": "bigint", "name": "string"}
+    raw_day(zones, "shapes", "\ufeffid,name\r\n1,a\r\n".encode(), "bom-crlf.csv")
+    raw_day(zones, "shapes", gzip.compress(b"id,name\n2,b\nid,name\n3,c\n"), "concatenated.csv.gz")
+    raw_day(zones, "shapes", b"", "empty.csv")
+    source = SourceConfig(format="csv", path="unit_readers/shapes", date_partition="dt", columns=columns)
+    observation = Observation("unit_readers_shapes")
+    frame = observed(read_source(spark, "shapes", source, make_ctx(D1)), observation)
+    assert outcome(spark, frame) == ([(1, "a"), (2, "b"), (3, "c")], [])
+    assert observation.get == {"rows": 3, "malformed": 0}  # a header is not a row, wherever it is
+
+
+def test_a_day_folder_with_only_a_success_marker_reads_as_an_empty_day(spark: SparkSession, zones: Zones, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    raw_day(zones, "marker_only", b"", "_SUCCESS")
+    source = SourceConfig(format="csv", path="unit_readers/marker_only", date_partition="dt", columns={"id": "bigint"})
+    with pytest.raises(SourceError) as error:
+        read_source(spark, "orders", source, make_ctx(D1))
+    assert str(error.value) == f"source orders: the input for {D1} holds no rows (set allow_empty: true on the source if that is expected)"
+    allowed = source.model_copy(update={"allow_empty": True})
+    frame = read_source(spark, "orders", allowed, make_ctx(D1))
+    assert (well_formed(frame).columns, frame.count()) == (["id", "dt"], 0)
