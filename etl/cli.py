@@ -8,7 +8,10 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,25 +30,45 @@ log = logging.getLogger("etl")
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     caller_session = _active_session()
+    global _current
+    outer, _current = _current, _Command()
+    failure: tuple[str, int] | None = None
     try:
         conf = ConfigDir(find_conf_dir(args.conf_dir))
-        return int(args.command(conf, args))
+        code = int(args.command(conf, args))
     except EtlError as error:
-        return _fail(str(error))
+        failure = (str(error), 1)
     except KeyboardInterrupt:
-        return _fail("interrupted", code=130)
-    except Exception as error:  # anything else: still one line, the details go to the log
-        from etl.job import one_line
-
-        log.debug("unexpected error", exc_info=True)
-        return _fail(one_line(error))
+        failure = ("interrupted", 130)
+    except Exception as error:  # anything else: still one line, the traceback goes to the log
+        failure = (_unexpected(error), 1)
     finally:
-        _stop_own_session(caller_session)
+        # Spark stops before the error line is printed: nothing it logs on the way out comes after it.
+        stopped = _stop_own_session(caller_session)
+        _current.cleanup.close()
+        _current = outer
+    if failure is None and stopped is not None:
+        failure = (stopped, 1)
+    return _fail(*failure) if failure else code
 
 
 def _fail(message: str, code: int = 1) -> int:
     print(f"etl: error: {mask(message)}", file=sys.stderr)
     return code
+
+
+def _unexpected(error: Exception) -> str:
+    """An error the framework did not raise on purpose (a bug in a job's code, say) as one line that
+    says where its traceback is: the log file, or, without local state (EMR: stderr is the step's log),
+    just above the line."""
+    from etl.job import one_line
+
+    line = one_line(error)  # before Spark stops: a JVM error is asked for its cause
+    if _current.log_file is not None:
+        log.debug("unexpected error", exc_info=True)  # the file's handler takes DEBUG, the console's INFO and up
+        return f"{line} (traceback in {_current.log_file})"
+    print(mask("".join(traceback.format_exception(error))), end="", file=sys.stderr)
+    return f"{line} (traceback above)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -308,13 +331,32 @@ def _active_session() -> Any:
     return SparkSession.getActiveSession()
 
 
-def _stop_own_session(caller_session: Any) -> None:
-    """Stop the session this command started (not one its caller had), and wait for its JVM."""
+def _stop_own_session(caller_session: Any) -> str | None:
+    """Stop the session this command started (not one its caller had), and wait for its JVM; the error
+    in one line if that failed."""
     session = _active_session()
-    if session is not None and session is not caller_session:
-        from etl.session import stop_session
+    if session is None or session is caller_session:
+        return None
+    from etl.job import one_line
+    from etl.session import stop_session
 
+    try:
         stop_session(session)
+    except Exception as error:
+        log.debug("stopping Spark failed", exc_info=True)
+        return f"stopping Spark: {one_line(error)}"
+    return None
+
+
+@dataclass
+class _Command:
+    """What one call of main() set up and takes down when it ends: log handlers (and its log file)."""
+
+    cleanup: ExitStack = field(default_factory=ExitStack)
+    log_file: Path | None = None
+
+
+_current = _Command()
 
 
 def _log_to(env: EnvConfig) -> None:
@@ -324,11 +366,18 @@ def _log_to(env: EnvConfig) -> None:
     console.setLevel(logging.INFO)
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     console.addFilter(MaskSecrets())
-    log.addHandler(console)
+    _add_handler(console)
     if env.local_state:
-        logs = Path(env.local_state).expanduser() / "logs"
+        logs = Path(env.local_state).expanduser().resolve() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         to_file = logging.FileHandler(logs / "etl.log")
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         to_file.addFilter(MaskSecrets())
-        log.addHandler(to_file)
+        _add_handler(to_file)
+        _current.log_file = logs / "etl.log"
+
+
+def _add_handler(handler: logging.Handler) -> None:
+    log.addHandler(handler)
+    _current.cleanup.callback(handler.close)
+    _current.cleanup.callback(log.removeHandler, handler)
