@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,10 +29,11 @@ log = logging.getLogger("etl")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     caller_session = _active_session()
     global _current
-    outer, _current = _current, _Command()
+    outer, _current = _current, _Command(shlex.join(["etl", *argv]), wait=getattr(args, "wait", False))
     failure: tuple[str, int] | None = None
     try:
         conf = ConfigDir(find_conf_dir(args.conf_dir))
@@ -84,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_env(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument("--env", default=default_env, help=f"conf/env/ENV.yaml (default: $ETL_ENV or local; now {default_env})")
+        sub.add_argument(
+            "--wait",
+            action="store_true",
+            help="when another etl command holds the env's local (Derby) metastore, wait for it instead of failing",
+        )
         return sub
 
     command("list", cmd_list, "the jobs and their descriptions")
@@ -322,7 +329,22 @@ def _session(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = N
     from etl.session import build_session
 
     _log_to(env)
+    _hold_local_metastore(env)
     return build_session(env, app_name, formats)
+
+
+def _hold_local_metastore(env: EnvConfig) -> None:
+    """An embedded metastore admits one process: hold its lock until the command ends (etl/metastore_lock.py).
+    Not when the command joins its caller's session, whose JVM has the metastore open already."""
+    from etl import metastore_lock
+
+    path = metastore_lock.lock_path(env)
+    if path is None or _active_session() is not None:
+        return
+    held = metastore_lock.take(
+        path, _current.command, _current.wait, say=lambda line: print(f"etl: {mask(line)}", file=sys.stderr, flush=True)
+    )
+    _current.cleanup.callback(held.release)
 
 
 def _active_session() -> Any:
@@ -350,8 +372,11 @@ def _stop_own_session(caller_session: Any) -> str | None:
 
 @dataclass
 class _Command:
-    """What one call of main() set up and takes down when it ends: log handlers (and its log file)."""
+    """One call of main(): its command line and --wait, and what it set up and takes down when it ends
+    (log handlers, the local metastore's lock)."""
 
+    command: str = "etl"
+    wait: bool = False
     cleanup: ExitStack = field(default_factory=ExitStack)
     log_file: Path | None = None
 
