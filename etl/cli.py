@@ -7,8 +7,12 @@ import csv
 import json
 import logging
 import os
+import shlex
 import sys
+import traceback
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,27 +29,48 @@ log = logging.getLogger("etl")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     caller_session = _active_session()
+    global _current
+    outer, _current = _current, _Command(shlex.join(["etl", *argv]), wait=getattr(args, "wait", False))
+    failure: tuple[str, int] | None = None
     try:
         conf = ConfigDir(find_conf_dir(args.conf_dir))
-        return int(args.command(conf, args))
+        code = int(args.command(conf, args))
     except EtlError as error:
-        return _fail(str(error))
+        failure = (str(error), 1)
     except KeyboardInterrupt:
-        return _fail("interrupted", code=130)
-    except Exception as error:  # anything else: still one line, the details go to the log
-        from etl.job import one_line
-
-        log.debug("unexpected error", exc_info=True)
-        return _fail(one_line(error))
+        failure = ("interrupted", 130)
+    except Exception as error:  # anything else: still one line, the traceback goes to the log
+        failure = (_unexpected(error), 1)
     finally:
-        _stop_own_session(caller_session)
+        # Spark stops before the error line is printed: nothing it logs on the way out comes after it.
+        stopped = _stop_own_session(caller_session)
+        _current.cleanup.close()
+        _current = outer
+    if failure is None and stopped is not None:
+        failure = (stopped, 1)
+    return _fail(*failure) if failure else code
 
 
 def _fail(message: str, code: int = 1) -> int:
     print(f"etl: error: {mask(message)}", file=sys.stderr)
     return code
+
+
+def _unexpected(error: Exception) -> str:
+    """An error the framework did not raise on purpose (a bug in a job's code, say) as one line that
+    says where its traceback is: the log file, or, without local state (EMR: stderr is the step's log),
+    just above the line."""
+    from etl.job import one_line
+
+    line = one_line(error)  # before Spark stops: a JVM error is asked for its cause
+    if _current.log_file is not None:
+        log.debug("unexpected error", exc_info=True)  # the file's handler takes DEBUG, the console's INFO and up
+        return f"{line} (traceback in {_current.log_file})"
+    print(mask("".join(traceback.format_exception(error))), end="", file=sys.stderr)
+    return f"{line} (traceback above)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_env(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument("--env", default=default_env, help=f"conf/env/ENV.yaml (default: $ETL_ENV or local; now {default_env})")
+        sub.add_argument(
+            "--wait",
+            action="store_true",
+            help="when another etl command holds the env's local (Derby) metastore, wait for it instead of failing",
+        )
         return sub
 
     command("list", cmd_list, "the jobs and their descriptions")
@@ -300,7 +330,22 @@ def _session(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = N
     from etl.session import build_session
 
     _log_to(env)
+    _hold_local_metastore(env)
     return build_session(env, app_name, formats)
+
+
+def _hold_local_metastore(env: EnvConfig) -> None:
+    """An embedded metastore admits one process: hold its lock until the command ends (etl/metastore_lock.py).
+    Not when the command joins its caller's session, whose JVM has the metastore open already."""
+    from etl import metastore_lock
+
+    path = metastore_lock.lock_path(env)
+    if path is None or _active_session() is not None:
+        return
+    held = metastore_lock.take(
+        path, _current.command, _current.wait, say=lambda line: print(f"etl: {mask(line)}", file=sys.stderr, flush=True)
+    )
+    _current.cleanup.callback(held.release)
 
 
 def _active_session() -> Any:
@@ -309,13 +354,35 @@ def _active_session() -> Any:
     return SparkSession.getActiveSession()
 
 
-def _stop_own_session(caller_session: Any) -> None:
-    """Stop the session this command started (not one its caller had), and wait for its JVM."""
+def _stop_own_session(caller_session: Any) -> str | None:
+    """Stop the session this command started (not one its caller had), and wait for its JVM; the error
+    in one line if that failed."""
     session = _active_session()
-    if session is not None and session is not caller_session:
-        from etl.session import stop_session
+    if session is None or session is caller_session:
+        return None
+    from etl.job import one_line
+    from etl.session import stop_session
 
+    try:
         stop_session(session)
+    except Exception as error:
+        log.debug("stopping Spark failed", exc_info=True)
+        return f"stopping Spark: {one_line(error)}"
+    return None
+
+
+@dataclass
+class _Command:
+    """One call of main(): its command line and --wait, and what it set up and takes down when it ends
+    (log handlers, the local metastore's lock)."""
+
+    command: str = "etl"
+    wait: bool = False
+    cleanup: ExitStack = field(default_factory=ExitStack)
+    log_file: Path | None = None
+
+
+_current = _Command()
 
 
 def _log_to(env: EnvConfig) -> None:
@@ -325,11 +392,18 @@ def _log_to(env: EnvConfig) -> None:
     console.setLevel(logging.INFO)
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     console.addFilter(MaskSecrets())
-    log.addHandler(console)
+    _add_handler(console)
     if env.local_state:
-        logs = Path(env.local_state).expanduser() / "logs"
+        logs = Path(env.local_state).expanduser().resolve() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         to_file = logging.FileHandler(logs / "etl.log")
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         to_file.addFilter(MaskSecrets())
-        log.addHandler(to_file)
+        _add_handler(to_file)
+        _current.log_file = logs / "etl.log"
+
+
+def _add_handler(handler: logging.Handler) -> None:
+    log.addHandler(handler)
+    _current.cleanup.callback(handler.close)
+    _current.cleanup.callback(log.removeHandler, handler)

@@ -29,6 +29,10 @@ class JobLocked(EtlError):
     """Another run of the job holds its lock."""
 
 
+class MetastoreInUse(EtlError):
+    """Another etl command holds the env's embedded (Derby) metastore, which admits one process."""
+
+
 class LoadError(EtlError):
     """A write that cannot be done as configured (schema mismatch, bad mode for the format)."""
 
