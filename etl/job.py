@@ -175,7 +175,18 @@ class Job:
             record.ended_at = datetime.now(UTC)
             self._audit(ctx, record)
             if locked:
-                lock.release(self.spark, ctx.job, ctx.run_id)
+                self._release(ctx, failed=record.status == "failed")
+
+    def _release(self, ctx: RunContext, failed: bool) -> None:
+        """Release the run's lock. After a failure (the metastore may be what failed), not releasing it
+        is logged and the run's own error stays the one reported; a later run on this host takes the lock
+        over once this process has exited (elsewhere: `etl unlock`)."""
+        try:
+            lock.release(self.spark, ctx.job, ctx.run_id)
+        except Exception as error:
+            if not failed:
+                raise
+            log.error("could not release the lock of run %s: %s", ctx.run_id, one_line(error))
 
     def _new_files(self, ctx: RunContext) -> dict[str, list[bookmarks.FileMark]]:
         """Per incremental source, the files no run of another date has taken (an error when there are

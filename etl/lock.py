@@ -71,6 +71,8 @@ def acquire(spark: SparkSession, zones: Zones, job: str, run_id: str) -> None:
             holder = holder_of(spark, job)
             if holder is None:
                 raise  # not a lock someone holds: the metastore failed
+            if holder.run_id == run_id:  # ours: the add went through, its answer was lost and its retry found it
+                return
             if not holder.is_dead_here():
                 raise JobLocked(
                     f"{job} is already running: run {holder.run_id} (pid {holder.pid} on {holder.host}) holds its lock; "

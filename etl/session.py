@@ -18,6 +18,24 @@ LOCAL_FS_JAR = Path(os.environ.get("ETL_LOCAL_FS_JAR", Path(__file__).resolve().
 # Also from etl/jvm/ (optional): a table's partitions read and relocated in one JVM call (etl/catalog.py).
 CATALOG_JAR = Path(os.environ.get("ETL_CATALOG_JAR", Path(__file__).resolve().parents[1] / ".cache" / "jars" / "etl-catalog.jar"))
 
+# Hive 2.3.9's metastore client (Spark's), for a metastore service over thrift://.
+THRIFT_METASTORE_CLIENT = {
+    # A call that loses its connection (the service restarts, a socket drops) is retried up to 15 times,
+    # each after 2 s, with one connection attempt (which waits 2 s more when refused): about a minute
+    # before the call fails, enough for a restart of the service (about 5 s here). Hive's defaults (one
+    # retry after 1 s, 3 attempts) give up after about 4 s. Spark's HiveClientImpl retries a call within
+    # retries x delay (30 s) of its start, so it adds nothing once Hive's own retries ran out.
+    "spark.hadoop.hive.metastore.failure.retries": "15",
+    "spark.hadoop.hive.metastore.client.connect.retry.delay": "2s",
+    "spark.hadoop.hive.metastore.connect.retries": "1",
+    # The legacy (V1) provider rather than Hive's default SQL-standard authorizer (V2), which Spark never
+    # enforces: setting up the V2 one, lazily, on the session's first call that sends the user's groups
+    # (listing partitions), changes hive.metastore.filter.hook and so has Hive.get() close the metastore
+    # client Spark is in the middle of using (HIVE-24404): "RetryingMetaStoreClient lost connection ...
+    # Cannot write to null outputStream", with a stack trace, on every rerun, saved by a retry.
+    "spark.hadoop.hive.security.authorization.manager": "org.apache.hadoop.hive.ql.security.authorization.DefaultHiveAuthorizationProvider",
+}
+
 
 def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableFormat] | None = None) -> dict[str, str]:
     """Every Spark setting the env asks for, as a plain dict (pure: no JVM is started)."""
@@ -42,6 +60,7 @@ def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableForm
         settings["spark.driver.extraClassPath"] = os.pathsep.join(classpath)
     if env.metastore.kind == "thrift":
         settings["spark.hadoop.hive.metastore.uris"] = str(env.metastore.uris)
+        settings.update(THRIFT_METASTORE_CLIENT)
     if env.s3:
         settings.update(s3_settings(env.s3))
 

@@ -77,16 +77,17 @@ class HiveMetastore:
             raise RuntimeError("the Hive metastore is not started")
         return f"thrift://{HOST}:{self.port}"
 
-    def start(self, timeout: float = 180, *, detach: bool = False) -> HiveMetastore:
+    def start(self, timeout: float = 180, *, detach: bool = False, port: int | None = None) -> HiveMetastore:
         """Write the configuration, create the schema the first time, start the service and wait until
-        it listens. `detach`: it outlives this Python process (stop it with a later stop())."""
+        it listens. `detach`: it outlives this Python process (stop it with a later stop()). `port`:
+        that one rather than a free one (a restart after stop(): the clients keep their URI)."""
         if self.running_pid() is not None:
             raise RuntimeError(f"a Hive metastore already runs for {self.state_dir} (pid file {self.pid_file})")
         for folder in (self.home, self.conf_dir, self.warehouse):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         password = self._password()
         self._ensure_schema(password)
-        self.port = free_port()
+        self.port = port or free_port()
         self._write_config(password)
         command = [self._java, "-Xmx1g", "-cp", self._classpath(), "org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(self.port)]
         self._process = daemon.spawn(command, self.log, detach=detach, env={**os.environ, **self.aws_env}, cwd=self.home)

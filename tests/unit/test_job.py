@@ -157,6 +157,24 @@ def test_missing_day_is_an_error_naming_the_folder(spark: SparkSession, env: Env
     assert not spark.catalog.tableExists("unit_job.never")
 
 
+def test_a_failed_run_reports_its_own_error_when_the_lock_cannot_be_released(  # type: ignore[no-untyped-def]
+    spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such as a metastore that went away: the run's error, not the lock's, is the one line printed."""
+    from etl import lock
+
+    def unreachable(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("metastore unreachable")
+
+    ctx = make_ctx(D1, date(2024, 5, 9), job="tiny")
+    monkeypatch.setattr(lock, "release", unreachable)
+    with pytest.raises(SourceError, match=r"^source items: no input for 7 of the 9 day\(s\)"):
+        make_job(spark, env, tmp_path, "never").run(ctx)
+    monkeypatch.undo()
+    assert lock.holder_of(spark, "tiny") is not None  # left behind, for a later run to take over once this process is gone
+    assert lock.release(spark, "tiny", ctx.run_id)
+
+
 def test_empty_day_fails_unless_allowed(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SourceError, match=r"^source items: the input for 2024-05-02 holds no rows \(set allow_empty: true"):
         make_job(spark, env, tmp_path / "a", "never", folder="with_empty_day").run(make_ctx(D1, D2, job="tiny"))

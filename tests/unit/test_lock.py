@@ -85,6 +85,18 @@ def test_the_lock_of_a_killed_run_on_this_host_is_taken_over(spark: SparkSession
     assert lock.holder_of(spark, "tinystale") is None
 
 
+def test_a_lock_that_is_already_the_runs_own_is_taken(spark: SparkSession, zones: Zones) -> None:
+    """The metastore client retries an add whose answer a dropped connection lost: the retry finds the lock."""
+    import os
+    import socket
+
+    mine = lock.Holder(new_run_id(), os.getpid(), socket.gethostname())
+    plant_lock(spark, zones, "tinyretried", mine)
+    lock.acquire(spark, zones, "tinyretried", mine.run_id)
+    assert lock.holder_of(spark, "tinyretried") == mine
+    assert lock.release(spark, "tinyretried", mine.run_id)
+
+
 def test_a_lock_held_elsewhere_blocks_until_etl_unlock(  # type: ignore[no-untyped-def]
     spark: SparkSession, env: EnvConfig, tmp_path: Path, zones: Zones, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

@@ -110,3 +110,18 @@ def test_local_hms_env_talks_to_the_metastore_over_thrift_only() -> None:
     assert settings["spark.sql.catalog.spark_catalog"] == "org.apache.iceberg.spark.SparkSessionCatalog"
     assert settings["spark.sql.catalog.spark_catalog.type"] == "hive"
     assert "spark.hadoop.iceberg.engine.hive.lock-enabled" not in settings  # the service has Hive's lock tables
+
+
+def test_thrift_metastore_client_retries_through_a_restart_and_keeps_its_connection() -> None:
+    env = ConfigDir(REPO_CONF, environ={"ETL_METASTORE_URIS": "thrift://127.0.0.1:9999"}).env("local-hms")
+    settings = session_settings(env, "etl-x")
+    assert settings["spark.hadoop.hive.metastore.failure.retries"] == "15"
+    assert settings["spark.hadoop.hive.metastore.client.connect.retry.delay"] == "2s"
+    assert settings["spark.hadoop.hive.metastore.connect.retries"] == "1"
+    # not Hive's default SQL-standard authorizer, whose lazy set-up closes the client in use (HIVE-24404)
+    manager = settings["spark.hadoop.hive.security.authorization.manager"]
+    assert manager == "org.apache.hadoop.hive.ql.security.authorization.DefaultHiveAuthorizationProvider"
+    # the embedded Derby metastore has no connection to lose; on EMR the cluster's hive-site.xml decides
+    for name in ("local", "emr"):
+        other = ConfigDir(REPO_CONF, environ={"ETL_BUCKET": "b"}).env(name)
+        assert not any(key.startswith("spark.hadoop.hive.") for key in session_settings(other, "etl-x"))
