@@ -70,6 +70,7 @@ def main() -> None:
         name = f"scaling-{stamp}"
     else:
         report = {"machine": machine(), **measure(args.work, args.sf, args.runs, (PRODUCT, BARE, NO_VALIDATION))}
+        report["strict_parsing"] = parsing_cost(args.work / f"sf{args.sf:g}" / "lake", args.runs, report["summary"])
         print_table(report)
         name = f"sf{args.sf:g}-{stamp}"
     (results / f"{name}.json").write_text(json.dumps(report, indent=2))
@@ -221,6 +222,25 @@ def summarize(runs: list[Run], lineitems: int) -> dict:
     return summary
 
 
+def parsing_cost(lake: Path, runs: int, summary: dict) -> dict:
+    """bench/parse.py: lineitem read strictly (the product) and by Spark's typed reader (the bare script),
+    in turn; the extra seconds as a share of the product's median run, beside validation's share."""
+    print("strict parsing: lineitem's full range read both ways ...", flush=True)
+    env = {**os.environ, "ETL_LAKE_ROOT": str(lake), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "parse.py"), "--lake", str(lake), "--runs", str(runs)], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        sys.exit(f"bench/parse.py failed:\n{done.stderr[-3000:]}")
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])
+    extra = [strict - spark for strict, spark in zip(seconds["strict"], seconds["spark"], strict=True)]
+    return {
+        "lineitem_read_s": seconds,
+        "extra_s_median": round(statistics.median(extra), 1),
+        "share_of_product": round(statistics.median(extra) / summary[PRODUCT]["median_s"], 3),
+    }
+
+
 def print_table(report: dict) -> None:
     summary = report["summary"]
     print(f"\nsales_warehouse, TPC-H SF {report['sf']:g} ({report['lineitems']:,} lineitems), {report['machine']['cores']} cores")
@@ -235,6 +255,13 @@ def print_table(report: dict) -> None:
     if "validation_share" in summary:
         v = summary["validation_share"]
         print(f"validation share of product: {v['median']:.1%} (runs: {v['min']:.1%}-{v['max']:.1%})  target <= 15%")
+    if "strict_parsing" in report:
+        cost = report["strict_parsing"]
+        strict, spark = (statistics.median(cost["lineitem_read_s"][way]) for way in ("strict", "spark"))
+        print(
+            f"strict parsing (lineitem read, median): {strict:.1f} s vs Spark's typed reader {spark:.1f} s: "
+            f"+{cost['extra_s_median']:.1f} s, {cost['share_of_product']:.1%} of the product's run; must stay inside the validation share"
+        )
     stages = summary.get(PRODUCT, {}).get("stages_median_s", {})
     if stages:
         print("product stages (median s): " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in stages.items()))

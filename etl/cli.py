@@ -63,9 +63,11 @@ def _unexpected(error: Exception) -> str:
     """An error the framework did not raise on purpose (a bug in a job's code, say) as one line that
     says where its traceback is: the log file, or, without local state (EMR: stderr is the step's log),
     just above the line."""
-    from etl.job import one_line
+    from etl.job import one_line, raised_in_query
 
     line = one_line(error)  # before Spark stops: a JVM error is asked for its cause
+    if raised_in_query(error) is not None:  # the project's own message, raised from a query: understood
+        return line
     if _current.log_file is not None:
         log.debug("unexpected error", exc_info=True)  # the file's handler takes DEBUG, the console's INFO and up
         return f"{line} (traceback in {_current.log_file})"

@@ -7,6 +7,7 @@ audit log are the framework's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -339,17 +340,31 @@ class Job:
 def one_line(error: BaseException) -> str:
     """An error as one line: our own messages as they are; for a JVM error its innermost cause
     (where Spark says what was wrong with the data), without the stack trace."""
-    java = getattr(error, "java_exception", None)
+    java = _innermost_java(error)
     if java is not None:
-        while java.getCause() is not None:
-            java = java.getCause()
         message = " ".join(str(java.getMessage()).split())
-        if RAISED_IN_QUERY in message:  # the project's own message, raised by a query
-            return mask(message.split(RAISED_IN_QUERY, 1)[1].split(" SQLSTATE: ")[0][:1000])
-        return mask(f"{java.getClass().getSimpleName()}: {message}"[:1000])
+        ours = raised_in_query(error)
+        return mask(ours if ours is not None else f"{java.getClass().getSimpleName()}: {message}"[:1000])
     text = str(error).strip() or type(error).__name__
     first = text.splitlines()[0].strip()
     return mask(first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}")
+
+
+def raised_in_query(error: BaseException) -> str | None:
+    """The project's own message when a Spark query raised it (a malformed line under `malformed: fail`, a
+    CSV header that does not match), else None."""
+    java = _innermost_java(error)
+    message = " ".join(str(java.getMessage()).split()) if java is not None else ""
+    if RAISED_IN_QUERY not in message:
+        return None
+    return message.split(RAISED_IN_QUERY, 1)[1].split(" SQLSTATE: ")[0][:1000]
+
+
+def _innermost_java(error: BaseException) -> Any:
+    java = getattr(error, "java_exception", None)
+    while java is not None and java.getCause() is not None:
+        java = java.getCause()
+    return java
 
 
 def _observed(spark: SparkSession, observations: Mapping[str, Observation], outputs: Mapping[str, DataFrame]) -> dict[str, dict[str, int]]:
@@ -368,13 +383,20 @@ def _observed(spark: SparkSession, observations: Mapping[str, Observation], outp
             log.warning("source %s is declared but no target uses it", name)
             continue
         result: dict[str, Any] = {}
-        reader = threading.Thread(target=lambda o=observation, into=result: into.update(o.get), daemon=True)
+        reader = threading.Thread(target=_collect, args=(observation, result), daemon=True)
         reader.start()
         reader.join(timeout=2)
         if "rows" not in result:
             log.info("source %s: Spark skipped reading it (nothing to join it with)", name)
         counts[name] = {"rows": int(result.get("rows", 0)), "malformed": int(result.get("malformed", 0))}
     return counts
+
+
+def _collect(observation: Observation, into: dict[str, Any]) -> None:
+    """Wait for an observation's metrics. One that never arrives leaves this thread waiting until the
+    process exits, when the JVM's going away ends the wait with an error that means nothing then."""
+    with contextlib.suppress(Exception):  # the gateway closed at exit: nothing left to tell, logging may be gone too
+        into.update(observation.get)
 
 
 def _observation_name(source: str) -> str:

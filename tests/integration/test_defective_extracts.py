@@ -46,6 +46,12 @@ def _file(lake: Lake, table: str, day: str) -> Path:
     return file
 
 
+def _rewrite(file: Path, data: bytes) -> None:
+    """Change an extract as its producer would: the checksum file Spark's landing left beside it goes too."""
+    file.write_bytes(data)
+    file.with_name(f".{file.name}.crc").unlink(missing_ok=True)
+
+
 def _lines(file: Path) -> list[str]:
     return file.read_bytes().decode().split("\n")
 
@@ -84,13 +90,13 @@ def defects(lake: Lake) -> Defects:
             out += [first, second]
             continue
         out.append(row)
-    lineitem.write_bytes(("\n".join(out) + "\n").encode())
+    _rewrite(lineitem, ("\n".join(out) + "\n").encode())
 
     customer = _file(lake, "customer", BAD_DAY)
     some_customer = _lines(_file(lake, "customer", FIRST))[1].split(",")
     some_customer[1] = "Caf\udce9"  # a latin-1 é in a UTF-8 file: the byte 0xE9 alone
     raw = ",".join(some_customer).encode("utf-8", "surrogateescape")
-    customer.write_bytes(customer.read_bytes() + raw + b"\n")
+    _rewrite(customer, customer.read_bytes() + raw + b"\n")
     customer_line = (
         ",".join(some_customer).replace("\udce9", "\ufffd"),
         f"c_name: bytes not valid in utf-8 (the line in hex: {raw.hex().upper()})",
@@ -159,12 +165,12 @@ def test_a_renamed_header_column_fails_the_run_in_one_line_and_changes_nothing(r
     orders = _file(lake, "orders", "1992-01-03")
     header, rest = orders.read_text().split("\n", 1)
     renamed = header.replace("o_totalprice", "o_total_price")
-    orders.write_text(f"{renamed}\n{rest}")
+    _rewrite(orders, f"{renamed}\n{rest}".encode())
     result = lake.etl("run", "sales_warehouse", "--env", "local", "--run-date", "1992-01-03")
     declared = "o_orderkey,o_custkey,o_orderstatus,o_totalprice,o_orderdate,o_orderpriority,o_clerk,o_shippriority,o_comment"
     assert result.code == 1
     assert result.stderr.splitlines()[-1] == (
-        f"etl: error: source orders: the header of {orders.as_uri().replace('file:/', 'file:///', 1)} does not match the "
+        f"etl: error: source orders: the header of file://{orders} does not match the "
         f"declared columns: {renamed} (declared: {declared})"
     )
     assert _console_problems(result.stderr) == []
