@@ -382,19 +382,35 @@ def _observed(spark: SparkSession, observations: Mapping[str, Observation], outp
         if not any(f"CollectMetrics {_observation_name(name)}," in plan for plan in plans):
             log.warning("source %s is declared but no target uses it", name)
             continue
-        result: dict[str, Any] = {}
-        reader = threading.Thread(target=_collect, args=(observation, result), daemon=True)
-        reader.start()
-        reader.join(timeout=2)
+        result = _metrics(observation)
         if "rows" not in result:
             log.info("source %s: Spark skipped reading it (nothing to join it with)", name)
         counts[name] = {"rows": int(result.get("rows", 0)), "malformed": int(result.get("malformed", 0))}
     return counts
 
 
+def _metrics(observation: Observation) -> dict[str, Any]:
+    """The observation's metrics, or {} when Spark never delivered them. Spark 3.5's Observation.get
+    waits forever for metrics that never come, so its `metrics` field is looked at first (a JVM
+    internal; where it is not there, a thread waits two seconds, and stays blocked until exit)."""
+    java: Any = observation._jo
+    if java is None:  # never attached to a query
+        return {}
+    try:
+        field = java.getClass().getDeclaredField("metrics")
+        field.setAccessible(True)
+        if field.get(java).isEmpty():
+            return {}
+    except Exception:  # another Spark's Observation: wait in a thread
+        pass
+    result: dict[str, Any] = {}
+    reader = threading.Thread(target=_collect, args=(observation, result), daemon=True)
+    reader.start()
+    reader.join(timeout=2)
+    return result
+
+
 def _collect(observation: Observation, into: dict[str, Any]) -> None:
-    """Wait for an observation's metrics. One that never arrives leaves this thread waiting until the
-    process exits, when the JVM's going away ends the wait with an error that means nothing then."""
     with contextlib.suppress(Exception):  # the gateway closed at exit: nothing left to tell, logging may be gone too
         into.update(observation.get)
 

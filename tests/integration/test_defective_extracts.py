@@ -170,8 +170,7 @@ def test_a_renamed_header_column_fails_the_run_in_one_line_and_changes_nothing(r
     declared = "o_orderkey,o_custkey,o_orderstatus,o_totalprice,o_orderdate,o_orderpriority,o_clerk,o_shippriority,o_comment"
     assert result.code == 1
     assert result.stderr.splitlines()[-1] == (
-        f"etl: error: source orders: the header of file://{orders} does not match the "
-        f"declared columns: {renamed} (declared: {declared})"
+        f"etl: error: source orders: the header of file://{orders} does not match the declared columns: {renamed} (declared: {declared})"
     )
     assert _console_problems(result.stderr) == []
     lake.fetched.clear()
