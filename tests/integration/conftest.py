@@ -166,3 +166,13 @@ def metastore(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> 
             yield watched(service)
     except ServiceUnavailable as missing:
         pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="module")
+def plain_metastore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HiveMetastore]:
+    """A Hive metastore service on MariaDB for local tables (no S3), one per test module."""
+    try:
+        with metastore_service(tmp_path_factory.mktemp("hms")) as service:
+            yield watched(service)
+    except ServiceUnavailable as missing:
+        pytest.skip(str(missing))

@@ -16,14 +16,12 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from etl.dev.errors import ServiceUnavailable
-from etl.dev.metastore import HiveMetastore, metastore_service
-from tests.integration.conftest import ETL, REPO, Lake, Result, watched
+from etl.dev.metastore import HiveMetastore
+from tests.integration.conftest import ETL, REPO, Lake, Result
 from tests.integration.expected import (
     WAREHOUSE_SQL,
     aggregate_rows,
@@ -46,12 +44,8 @@ JAVA_FRAME = re.compile(r"^\s+at [\w$.<>]+\(.*\)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HiveMetastore]:
-    try:
-        with metastore_service(tmp_path_factory.mktemp("hms")) as started:
-            yield watched(started)
-    except ServiceUnavailable as error:
-        pytest.skip(str(error))
+def service(plain_metastore: HiveMetastore) -> HiveMetastore:
+    return plain_metastore
 
 
 def wait_for(text: str, path: Path, offset: int, run: subprocess.Popen[bytes], what: str) -> None:

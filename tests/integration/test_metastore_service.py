@@ -12,7 +12,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,12 +46,8 @@ open(spec["out"], "w").write(json.dumps(results))
 
 
 @pytest.fixture(scope="module")
-def metastore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HiveMetastore]:
-    try:
-        with metastore_service(tmp_path_factory.mktemp("hms")) as service:
-            yield watched(service)
-    except ServiceUnavailable as error:
-        pytest.skip(str(error))
+def metastore(plain_metastore: HiveMetastore) -> HiveMetastore:
+    return plain_metastore
 
 
 @pytest.fixture(scope="module")
