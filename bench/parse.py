@@ -1,6 +1,6 @@
 """What strict parsing costs: lineitem's full range read as the product reads it (as text, split and typed
 exactly, malformed lines kept; etl/extract/) against Spark's own typed CSV reader, as the bare script
-reads it. One Spark application, each read once untimed (warm-up), then the two in turn `--runs` times, each
+reads it, given the same daily folders (so that only the parsing differs). One Spark application, each read once untimed (warm-up), then the two in turn `--runs` times, each
 written to Spark's `noop` sink (every column converted, nothing stored). Prints one JSON line: the seconds of each read.
 
     python bench/parse.py --lake bench/work/sf1/lake --runs 3
@@ -15,12 +15,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bare_sales import LINEITEM, daily  # type: ignore[import-not-found]
 from pyspark.sql import DataFrame, Observation
 
 from etl.config import ConfigDir
 from etl.context import DateWindow, RunContext, new_run_id
-from etl.extract import read_source
+from etl.extract import read_source, source_folders
 from etl.extract.malformed import observed, well_formed
 from etl.session import build_session, stop_session
 from etl.zones import Zones
@@ -46,9 +45,12 @@ def main() -> None:
     spark = build_session(env, "bench-parse")
     ctx = RunContext(job="bench", env="local", window=DateWindow(FIRST, LAST), run_id=new_run_id(), zones=Zones.from_env(env))
     timings: dict[str, list[float]] = {"strict": [], "spark": []}
+    folders = source_folders(spark, "lineitem", source, ctx)
+    schema = ", ".join(f"{name} {kind}" for name, kind in source.types.items())
+    typed_reader = spark.read.schema(schema).option("header", "true").option("basePath", f"{ctx.zones.raw}/tpch/lineitem")
     reads = {
         "strict": lambda: well_formed(observed(read_source(spark, "lineitem", source, ctx), Observation())),
-        "spark": lambda: daily(spark, f"{ctx.zones.raw}/tpch/lineitem", LINEITEM, str(FIRST), str(LAST)),
+        "spark": lambda: typed_reader.csv(folders),
     }
     try:
         for read in reads.values():  # warm-up, not timed: the JIT compiles both readers' code once

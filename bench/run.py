@@ -226,7 +226,7 @@ def parsing_cost(lake: Path, runs: int, summary: dict) -> dict:
     """bench/parse.py: lineitem read strictly (the product) and by Spark's typed reader (the bare script),
     in turn; the extra seconds as a share of the product's median run, beside validation's share."""
     print("strict parsing: lineitem's full range read both ways ...", flush=True)
-    env = {**os.environ, "ETL_LAKE_ROOT": str(lake), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "ETL_LAKE_ROOT": str(lake)}
     done = subprocess.run(
         [sys.executable, str(BENCH / "parse.py"), "--lake", str(lake), "--runs", str(runs)], env=env, capture_output=True, text=True
     )
