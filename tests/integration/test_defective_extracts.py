@@ -7,7 +7,6 @@ from the raw lines (and with DuckDB from a pristine copy of the extracts), never
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Lake, Result, query
-from tests.integration.expected import expected_fact_keys, fact_keys
+from tests.integration.expected import FACT_KEYS_SQL, expected_fact_keys, fact_keys
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +28,10 @@ AUDIT_SQL = (
 )
 PRICE, SHIPDATE, COMMENT = 5, 10, 15  # l_extendedprice, l_shipdate, l_comment: positions in a lineitem line
 REQUIRED = "a required column; declare it nullable if it may be empty"
+QUARANTINE_SQL = " UNION ALL ".join(
+    f"SELECT '{source}' AS source, record, reason, rules[0] AS rule, source_file, run_date FROM quarantine.sales_warehouse_{source}"
+    for source in ("lineitem", "customer")
+)
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Defects:
     customer_line: tuple[str, str]  # (the line as decoded, reason)
     dropped_keys: set[tuple[int, int]]  # (order key, line number) of the lineitem records that must not load
     backfill: Result
+    facts: list[tuple]  # fact_sales after the backfill
 
 
 def _file(lake: Lake, table: str, day: str) -> Path:
@@ -103,12 +107,14 @@ def defects(lake: Lake) -> Defects:
     )
 
     backfill = lake.etl("backfill", "sales_warehouse", "--env", "local", "--from", FIRST, "--to", LAST)
-    return Defects(lake, pristine, sorted(quarantined), customer_line, dropped, backfill)
+    if backfill.code == 0:
+        lake.prefetch(FACT_KEYS_SQL, AUDIT_SQL, QUARANTINE_SQL)
+    return Defects(lake, pristine, sorted(quarantined), customer_line, dropped, backfill, fact_keys(lake) if backfill.code == 0 else [])
 
 
-def _quarantine(lake: Lake, day: str) -> list[dict]:
-    printed = lake.etl_ok("quarantine", "sales_warehouse", "--env", "local", "--run-date", day).stdout
-    return [json.loads(line) for line in printed.splitlines()]
+def _quarantined(lake: Lake, source: str, day: str) -> list[tuple[str, str]]:
+    """(record, reason) of a source's quarantined lines filed under a day, sorted."""
+    return sorted((r["record"], r["reason"]) for r in lake.sql(QUARANTINE_SQL) if (r["source"], r["run_date"]) == (source, day))
 
 
 INFO = re.compile(r"^\d\d:\d\d:\d\d INFO etl(\.\w+)*: ")
@@ -128,13 +134,11 @@ def test_every_defective_line_is_quarantined_with_its_raw_text_and_reason(defect
         f"WARNING etl.job: source lineitem: {len(defects.lines)} malformed line(s) quarantined in quarantine.sales_warehouse_lineitem",
         "WARNING etl.job: source customer: 1 malformed line(s) quarantined in quarantine.sales_warehouse_customer",
     ]
-    rows = _quarantine(defects.lake, BAD_DAY)
-    lineitem = sorted((r["record"], r["reason"]) for r in rows if r["table"] == "quarantine.sales_warehouse_lineitem")
-    assert lineitem == defects.lines
-    customer = [(r["record"], r["reason"]) for r in rows if r["table"] == "quarantine.sales_warehouse_customer"]
-    assert customer == [defects.customer_line]
-    assert {r["rules"][0] for r in rows} == {"malformed_record"}
-    assert {r["source_file"].rsplit("/", 2)[-2] for r in rows} == {f"dt={BAD_DAY}"}
+    assert _quarantined(defects.lake, "lineitem", BAD_DAY) == defects.lines
+    assert _quarantined(defects.lake, "customer", BAD_DAY) == [defects.customer_line]
+    rows = defects.lake.sql(QUARANTINE_SQL)
+    assert len(rows) == len(defects.lines) + 1  # filed under their own day, and nowhere else
+    assert {(r["rule"], r["source_file"].rsplit("/", 2)[-2]) for r in rows} == {("malformed_record", f"dt={BAD_DAY}")}
 
 
 def test_the_facts_are_the_other_lines_exactly_and_the_counts_add_up(defects: Defects) -> None:
@@ -170,7 +174,6 @@ def restored(defects: Defects) -> Iterator[Defects]:
 
 def test_a_renamed_header_column_fails_the_run_in_one_line_and_changes_nothing(restored: Defects) -> None:
     lake = restored.lake
-    before = fact_keys(lake)
     orders = _file(lake, "orders", "1992-01-03")
     header, rest = orders.read_text().split("\n", 1)
     renamed = header.replace("o_totalprice", "o_total_price")
@@ -181,11 +184,11 @@ def test_a_renamed_header_column_fails_the_run_in_one_line_and_changes_nothing(r
     assert _beyond_progress(result.stderr) == [  # the whole stderr: one line
         f"etl: error: source orders: the header of file://{orders} does not match the declared columns: {renamed} (declared: {declared})"
     ]
-    lake.fetched.clear()
-    assert fact_keys(lake) == before
+    assert fact_keys(lake) == restored.facts
 
 
-def test_a_day_of_only_success_markers_loads_as_an_empty_day(restored: Defects) -> None:
+def test_a_rerun_of_the_backfills_last_day_keeps_the_quarantined_lines_of_its_other_days(restored: Defects) -> None:
+    """The rerun finds that day's folders holding only _SUCCESS markers: an empty day, not an error."""
     lake = restored.lake
     for table in ("orders", "lineitem", "customer"):
         folder = lake.root / "raw" / "tpch" / table / f"dt={LAST}"
@@ -194,13 +197,9 @@ def test_a_day_of_only_success_markers_loads_as_an_empty_day(restored: Defects) 
         (folder / "_SUCCESS").touch()
     result = lake.etl("run", "sales_warehouse", "--env", "local", "--run-date", LAST)
     assert (result.code, _beyond_progress(result.stderr)) == (0, []), result.stderr[-3000:]
+    lake.prefetch(AUDIT_SQL, QUARANTINE_SQL)
     audit = lake.sql(AUDIT_SQL)[-1]
     assert (audit["run_date"], audit["status"], audit["lineitem_read"], audit["customer_read"]) == (LAST, "succeeded", "0", "0")
-
-
-def test_a_rerun_of_the_backfills_last_day_keeps_the_quarantined_lines_of_its_other_days(defects: Defects) -> None:
-    lake = defects.lake
-    lake.etl_ok("run", "sales_warehouse", "--env", "local", "--run-date", LAST)
-    rows = _quarantine(lake, BAD_DAY)
-    assert sorted((r["record"], r["reason"]) for r in rows if r["table"] == "quarantine.sales_warehouse_lineitem") == defects.lines
-    assert _quarantine(lake, LAST) == []
+    assert _quarantined(lake, "lineitem", BAD_DAY) == restored.lines
+    assert _quarantined(lake, "customer", BAD_DAY) == [restored.customer_line]
+    assert len(lake.sql(QUARANTINE_SQL)) == len(restored.lines) + 1
