@@ -14,8 +14,8 @@ from pyspark.sql import functions as F
 from etl.config.models import EnvConfig, SourceConfig
 from etl.context import RunContext
 from etl.errors import ConfigError
+from etl.extract.lines import parse_lines
 from etl.extract.malformed import MALFORMED, MALFORMED_RULE
-from etl.extract.readers import parse_lines
 from etl.extract.strict import REASON
 
 SOURCE_FILE = "source_file"
