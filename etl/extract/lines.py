@@ -9,7 +9,9 @@ splits the records. etl/extract/strict.py types the fields.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 
 from pyspark.sql import Column, DataFrame, DataFrameReader
 from pyspark.sql import functions as F
@@ -32,10 +34,8 @@ def parse_lines(text: DataFrame, name: str, source: SourceConfig, keys: list[str
     """A csv or json source's lines (`value`: a line's bytes as read, and the `keys` columns): each line split
     into the declared fields as text, then typed strictly; a header line of a CSV file is not a row."""
     line = _decoded(F.col("value"), source.encoding)
-    invalid = _invalid_bytes(F.col("value"), line, source.encoding)
-    line = F.when(invalid, F.decode(F.col("value").cast("binary"), source.encoding)).otherwise(line)  # U+FFFD where they were
     line = F.when(line.startswith(_BOM), line.substr(F.lit(2), F.length(line))).otherwise(line)
-    lines = text.select(line.alias(_LINE), F.when(invalid, F.hex("value")).alias(_BAD_BYTES), *keys)
+    lines = text.select(line.alias(_LINE), *keys)
     strings = _as_text(source)
     if source.format == "csv":
         options = {key: value for key, value in source.options.items() if key not in ("header", "enforceSchema")}
@@ -46,14 +46,19 @@ def parse_lines(text: DataFrame, name: str, source: SourceConfig, keys: list[str
         lines = lines.where(F.trim(_LINE) != "")
         parsed = F.from_json(_LINE, strings, {**source.options, **_PERMISSIVE})
         broken = "not a JSON object of the declared columns"
-    fields = lines.select(parsed.alias("fields"), _LINE, _BAD_BYTES, *keys).select("fields.*", _LINE, _BAD_BYTES, *keys)
+    fields = _unfused(lines.select(parsed.alias("fields"), _LINE, *keys).select("fields.*", _LINE, *keys))
+    invalid = _invalid_bytes(source)
+    fields = fields.withColumn(_BAD_BYTES, F.when(invalid, F.hex(_LINE))).withColumn(
+        _LINE,
+        F.when(invalid, F.decode(F.col(_LINE).cast("binary"), source.encoding)).otherwise(F.col(_LINE)),  # U+FFFD where they were
+    )
     where = F.coalesce(*[F.when(F.col(column).contains("\ufffd"), F.lit(column)) for column in source.columns], F.lit("the line"))
     bad_bytes = F.concat(where, F.lit(f": bytes not valid in {source.encoding} (the line in hex: "), F.col(_BAD_BYTES), F.lit(")"))
     structure = F.when(F.col(_BAD_BYTES).isNotNull(), bad_bytes).when(F.col(_BROKEN).isNotNull(), F.lit(broken))
     if source.format == "csv":
         unterminated = "a quoted field does not end on this line (set multiline: true on the source for records over several lines)"
         structure = structure.when(_unterminated_quote(F.col(_LINE)), F.lit(unterminated))
-    return _malformed_lines(name, source, typed(_unfused(fields), source.columns, [_LINE, *keys], prior=structure), keys)
+    return _malformed_lines(name, source, typed(fields, source.columns, [_LINE, *keys], prior=structure), keys)
 
 
 def parse_records(reader: DataFrameReader, name: str, source: SourceConfig, paths: list[str]) -> DataFrame:
@@ -100,13 +105,18 @@ def _decoded(value: Column, encoding: str) -> Column:
     return value if encoding == "utf-8" else F.decode(value.cast("binary"), encoding)
 
 
-def _invalid_bytes(value: Column, line: Column, encoding: str) -> Column:
-    """Bytes the encoding does not define: they would read as U+FFFD (and Spark would load the value so)."""
-    if encoding == "utf-8":
-        return value.cast("binary") != F.encode(value, "UTF-8")  # exact: a U+FFFD in the file itself is valid
-    if encoding == "windows-1252":  # five bytes are undefined in it
-        return line.contains("\ufffd")
-    return F.lit(False)  # ISO-8859-1 defines every byte
+def _invalid_bytes(source: SourceConfig) -> Column:
+    """Bytes the encoding does not define: decoding made them U+FFFD, and Spark would load the value so.
+    Only text fields are looked at (a U+FFFD in a typed field does not type anyway) and, where one holds a
+    U+FFFD, the line's bytes: for UTF-8 they are invalid where re-encoding the decoded line changes them
+    (exact: a U+FFFD written in the file is valid). ISO-8859-1 defines every byte."""
+    if source.encoding == "iso-8859-1":
+        return F.lit(False)
+    texts = [F.col(name).contains("\ufffd") for name, column in source.columns.items() if column.type == "string"]
+    replaced = functools.reduce(operator.or_, texts) if texts else F.lit(False)
+    if source.encoding == "utf-8":
+        return replaced & (F.col(_LINE).cast("binary") != F.encode(F.col(_LINE), "UTF-8"))
+    return replaced
 
 
 def _unterminated_quote(line: Column) -> Column:

@@ -11,6 +11,8 @@ already split: no second pass over the input.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame
@@ -30,15 +32,19 @@ _TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0
 def typed(frame: DataFrame, columns: Mapping[str, ColumnSpec], keep: list[str], prior: Column | None = None) -> DataFrame:
     """`frame` holds each declared column as text; the result holds it typed, the `keep` columns as they
     are, and REASON: why the row is malformed, or null: `prior` (what the reader found wrong with the
-    line as a whole), else the first column that fails, and how."""
+    line as a whole), else the first column that fails, and how. The typed values of a malformed row mean
+    nothing (it is never loaded)."""
     checks = [_check(name, column) for name, column in columns.items()]
-    reasons = ([prior] if prior is not None else []) + [failure for _, failure in checks]
-    reason = F.coalesce(*reasons) if reasons else F.lit(None).cast("string")
-    return frame.select(*[value.alias(name) for (value, _), name in zip(checks, columns, strict=True)], *keep, reason.alias(REASON))
+    # One cheap test per row; the reason, with its strings, is built for the rows that fail it only
+    # (building it for every row measured 2.5x the read of lineitem).
+    fine = functools.reduce(operator.and_, [ok for _, ok, _ in checks], prior.isNull() if prior is not None else F.lit(True))
+    reasons = ([prior] if prior is not None else []) + [failure for _, _, failure in checks]
+    reason = F.when(~fine, F.coalesce(*reasons)) if reasons else F.lit(None).cast("string")
+    return frame.select(*[value.alias(name) for (value, _, _), name in zip(checks, columns, strict=True)], *keep, reason.alias(REASON))
 
 
-def _check(name: str, column: ColumnSpec) -> tuple[Column, Column]:
-    """(the typed value, the reason it is malformed or null)."""
+def _check(name: str, column: ColumnSpec) -> tuple[Column, Column, Column]:
+    """(the typed value, whether it is fine, the reason it is not)."""
     text = F.col(name)
     kind = parse_type(column.type)
     empty = text.isNull() | (text == "")
@@ -48,11 +54,12 @@ def _check(name: str, column: ColumnSpec) -> tuple[Column, Column]:
         on_empty = F.lit(None).cast("string")
     else:
         on_empty = F.lit(f"{name}: empty (a required column; declare it nullable if it may be empty)")
-    wrong = F.concat(F.lit(f"{name}: '"), text, F.lit(f"' is not {_described(kind)}"))
     failure = F.when(empty, on_empty)
     if exact is None:  # text: kept as it is ("" stays "")
-        return text, failure
-    return F.when(exact, value), failure.when(~exact, wrong)  # a value that is not exact is not loaded, even cast
+        return text, F.lit(True) if column.nullable else ~empty, failure
+    wrong = F.concat(F.lit(f"{name}: '"), text, F.lit(f"' is not {_described(kind)}"))
+    fine = (empty | exact) if column.nullable else (~empty & exact)
+    return value, fine, failure.when(~exact, wrong)
 
 
 def _exact(text: Column, value: Column, kind: T.DataType) -> Column | None:
