@@ -38,12 +38,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", type=Path, required=True, help="the bench's lake (raw/tpch/lineitem under it)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--first", type=date.fromisoformat, default=FIRST, help="the first day read (default: lineitem's first)")
+    parser.add_argument("--last", type=date.fromisoformat, default=LAST, help="the last day read (default: lineitem's last)")
     args = parser.parse_args()
     conf = ConfigDir(REPO / "conf", environ={**os.environ, "ETL_LAKE_ROOT": str(args.lake)})
     env = conf.env("local")
     source = conf.job("sales_warehouse").sources["lineitem"]
     spark = build_session(env, "bench-parse")
-    ctx = RunContext(job="bench", env="local", window=DateWindow(FIRST, LAST), run_id=new_run_id(), zones=Zones.from_env(env))
+    ctx = RunContext(job="bench", env="local", window=DateWindow(args.first, args.last), run_id=new_run_id(), zones=Zones.from_env(env))
     timings: dict[str, list[float]] = {"strict": [], "spark": []}
     folders = source_folders(spark, "lineitem", source, ctx)
     schema = ", ".join(f"{name} {kind}" for name, kind in source.types.items())

@@ -344,10 +344,20 @@ def one_line(error: BaseException) -> str:
     if java is not None:
         message = " ".join(str(java.getMessage()).split())
         ours = raised_in_query(error)
-        return mask(ours if ours is not None else f"{java.getClass().getSimpleName()}: {message}"[:1000])
+        if ours is not None:
+            return mask(ours)
+        kind = java.getClass().getSimpleName()
+        hint = f" ({_HINTS[kind]})" if kind in _HINTS else ""
+        return mask(f"{kind}: {message[:1000]}{hint}")
     text = str(error).strip() or type(error).__name__
     first = text.splitlines()[0].strip()
     return mask(first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}")
+
+
+# What to do about a JVM error whose message does not say it.
+_HINTS = {
+    "ChecksumException": "the file is not what the .crc file beside it says; if it was changed on purpose, delete that .crc file",
+}
 
 
 def raised_in_query(error: BaseException) -> str | None:

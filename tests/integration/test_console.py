@@ -83,6 +83,7 @@ def test_a_stale_crc_file_fails_the_run_in_one_line_without_a_java_stack_trace(l
     assert result.code == 1
     assert lines[-1] == (
         f"etl: error: ChecksumException: Checksum error: file:{csv} at 0 exp: {expected} got: {found} "
+        f"(the file is not what the .crc file beside it says; if it was changed on purpose, delete that .crc file) "
         f"(traceback in {lake.root}/logs/etl.log)"
     )
     # everything before it is the command's own progress: no Spark warning, no trace, no task failure
