@@ -63,7 +63,7 @@ def _unexpected(error: Exception) -> str:
     """An error the framework did not raise on purpose (a bug in a job's code, say) as one line that
     says where its traceback is: the log file, or, without local state (EMR: stderr is the step's log),
     just above the line."""
-    from etl.job import one_line, raised_in_query
+    from etl.errors import one_line, raised_in_query
 
     line = one_line(error)  # before Spark stops: a JVM error is asked for its cause
     if raised_in_query(error) is not None:  # the project's own message, raised from a query: understood
@@ -182,7 +182,7 @@ def cmd_stream(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow, every_seconds: int | None = None) -> int:
     from etl.registry import job_class
-    from etl.runner import formats_of, is_stream, run_job
+    from etl.run import formats_of, is_stream, run_job
 
     env = conf.env(env_name)
     job_class(conf.job(job_name))  # a bad class path fails before Spark starts
@@ -362,7 +362,7 @@ def _stop_own_session(caller_session: Any) -> str | None:
     session = _active_session()
     if session is None or session is caller_session:
         return None
-    from etl.job import one_line
+    from etl.errors import one_line
     from etl.session import stop_session
 
     try:

@@ -1,4 +1,11 @@
-"""The project's exceptions. Each message is one line a person can act on at 3 a.m."""
+"""The project's exceptions, and any error as the one line the CLI prints. Each message is one line a
+person can act on at 3 a.m."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from etl.secrets import mask
 
 
 class EtlError(Exception):
@@ -48,3 +55,43 @@ class JobNotFound(EtlError):
 # The start of a message the project raises from inside a Spark query (raise_error): the one-line error
 # shows what follows it, without the JVM exception's class or Spark's error-class decoration.
 RAISED_IN_QUERY = "[etl] "
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: our own messages as they are; for a JVM error its innermost cause
+    (where Spark says what was wrong with the data), without the stack trace."""
+    java = _innermost_java(error)
+    if java is not None:
+        message = " ".join(str(java.getMessage()).split())
+        ours = raised_in_query(error)
+        if ours is not None:
+            return mask(ours)
+        kind = java.getClass().getSimpleName()
+        hint = f" ({_HINTS[kind]})" if kind in _HINTS else ""
+        return mask(f"{kind}: {message[:1000]}{hint}")
+    text = str(error).strip() or type(error).__name__
+    first = text.splitlines()[0].strip()
+    return mask(first if isinstance(error, EtlError) else f"{type(error).__name__}: {first}")
+
+
+# What to do about a JVM error whose message does not say it.
+_HINTS = {
+    "ChecksumException": "the file is not what the .crc file beside it says; if it was changed on purpose, delete that .crc file",
+}
+
+
+def raised_in_query(error: BaseException) -> str | None:
+    """The project's own message when a Spark query raised it (a malformed line under `malformed: fail`, a
+    CSV header that does not match), else None."""
+    java = _innermost_java(error)
+    message = " ".join(str(java.getMessage()).split()) if java is not None else ""
+    if RAISED_IN_QUERY not in message:
+        return None
+    return message.split(RAISED_IN_QUERY, 1)[1].split(" SQLSTATE: ")[0][:1000]
+
+
+def _innermost_java(error: BaseException) -> Any:
+    java = getattr(error, "java_exception", None)
+    while java is not None and java.getCause() is not None:
+        java = java.getCause()
+    return java

@@ -17,6 +17,7 @@ from etl.config.models import EnvConfig
 from etl.context import RunContext
 from etl.errors import SourceError, ValidationFailed
 from etl.job import Job
+from etl.run import run_batch
 from etl.zones import Zones, local_path
 
 D1, D2, D3 = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)
@@ -86,27 +87,27 @@ def test_runs_take_only_new_files_and_reruns_take_their_own_again(
 ) -> None:  # type: ignore[no-untyped-def]
     land(zones, "a.csv", "order_id,amount\n1,10.00\n2,20.00\n", 1_700_000_000)
     land(zones, "b.csv", "order_id,amount\n3,30.00\n", 1_700_000_100)
-    job(spark, env, tmp_path).run(make_ctx(D1, job="incremental"))
+    run_batch(job(spark, env, tmp_path), make_ctx(D1, job="incremental"))
     assert loaded(spark) == [(1, "10.00", D1), (2, "20.00", D1), (3, "30.00", D1)]
 
     # a new file, and one bad row in it: the run fails and records nothing
     land(zones, "c.csv", "order_id,amount\n4,40.00\n5,-1.00\n", 1_700_000_200)
     with pytest.raises(ValidationFailed):
-        job(spark, env, tmp_path).run(make_ctx(D2, job="incremental"))
+        run_batch(job(spark, env, tmp_path), make_ctx(D2, job="incremental"))
     assert bookmarked(spark) == [(D1, "a.csv"), (D1, "b.csv")]
 
     # the file is fixed in place (a new size and time: a new file): the rerun of D2 takes it, and only it
     land(zones, "c.csv", "order_id,amount\n4,40.00\n5,50.00\n", 1_700_000_300)
-    job(spark, env, tmp_path).run(make_ctx(D2, job="incremental"))
+    run_batch(job(spark, env, tmp_path), make_ctx(D2, job="incremental"))
     assert loaded(spark) == [(1, "10.00", D1), (2, "20.00", D1), (3, "30.00", D1), (4, "40.00", D2), (5, "50.00", D2)]
 
     # D3 finds nothing new: an error, or an empty run when the source allows it
     with pytest.raises(SourceError, match=r"source orders: no new files under .*unit_bookmarks/orders since the job's other runs"):
-        job(spark, env, tmp_path).run(make_ctx(D3, job="incremental"))
-    job(spark, env, tmp_path, allow_empty=True).run(make_ctx(D3, job="incremental"))
+        run_batch(job(spark, env, tmp_path), make_ctx(D3, job="incremental"))
+    run_batch(job(spark, env, tmp_path, allow_empty=True), make_ctx(D3, job="incremental"))
 
     # a rerun of D1 takes D1's files again (and a file that arrived since, which no other day took)
     land(zones, "d.csv", "order_id,amount\n6,60.00\n", 1_700_000_400)
-    job(spark, env, tmp_path).run(make_ctx(D1, job="incremental"))
+    run_batch(job(spark, env, tmp_path), make_ctx(D1, job="incremental"))
     assert loaded(spark) == [(1, "10.00", D1), (2, "20.00", D1), (3, "30.00", D1), (4, "40.00", D2), (5, "50.00", D2), (6, "60.00", D1)]
     assert bookmarked(spark) == [(D1, "a.csv"), (D1, "b.csv"), (D1, "d.csv"), (D2, "c.csv")]

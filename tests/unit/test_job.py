@@ -15,6 +15,7 @@ from etl.config.models import EnvConfig
 from etl.context import RunContext
 from etl.errors import EtlError, SourceError, ValidationFailed
 from etl.job import Job
+from etl.run import run_batch
 from etl.zones import Zones, local_path
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
@@ -101,7 +102,7 @@ def test_a_run_loads_validates_and_audits(spark: SparkSession, env: EnvConfig, t
     from decimal import Decimal as D
 
     ctx = make_ctx(D1, job="tiny")
-    outcome = make_job(spark, env, tmp_path, "runs", warn_price=50).run(ctx)
+    outcome = run_batch(make_job(spark, env, tmp_path, "runs", warn_price=50), ctx)
     assert table_rows(spark, "unit_job.runs") == [
         (1, D("10.00"), D("20.00"), D1),
         (2, D("20.50"), D("41.00"), D1),
@@ -121,11 +122,11 @@ def test_a_run_loads_validates_and_audits(spark: SparkSession, env: EnvConfig, t
 def test_an_error_expectation_fails_the_run_before_anything_is_written(
     spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx
 ) -> None:  # type: ignore[no-untyped-def]
-    make_job(spark, env, tmp_path / "a", "guarded").run(make_ctx(D1, job="tiny"))
+    run_batch(make_job(spark, env, tmp_path / "a", "guarded"), make_ctx(D1, job="tiny"))
     before = table_rows(spark, "unit_job.guarded")
     ctx = make_ctx(D1, D2, job="tiny")
     with pytest.raises(ValidationFailed) as error:
-        make_job(spark, env, tmp_path / "b", "guarded").run(ctx)  # 150.00 on D2 breaks max 100
+        run_batch(make_job(spark, env, tmp_path / "b", "guarded"), ctx)  # 150.00 on D2 breaks max 100
     message = str(error.value)
     assert message == (
         "validation failed, nothing was written: priced: 1 expectation(s) of severity error failed: "
@@ -141,13 +142,13 @@ def test_transform_outputs_must_match_the_targets(spark: SparkSession, env: EnvC
     with pytest.raises(
         EtlError, match=r"transform\(\) returned outputs \['prized'\] but conf/jobs/tiny.yaml declares targets \['priced'\]"
     ):
-        make_job(spark, env, tmp_path, "never", job_class="WrongOutputs").run(make_ctx(D1, job="tiny"))
+        run_batch(make_job(spark, env, tmp_path, "never", job_class="WrongOutputs"), make_ctx(D1, job="tiny"))
 
 
 def test_missing_day_is_an_error_naming_the_folder(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, zones: Zones) -> None:  # type: ignore[no-untyped-def]
     ctx = make_ctx(D1, date(2024, 5, 9), job="tiny")
     with pytest.raises(SourceError) as error:
-        make_job(spark, env, tmp_path, "never").run(ctx)
+        run_batch(make_job(spark, env, tmp_path, "never"), ctx)
     assert str(error.value) == (
         "source items: no input for 7 of the 9 day(s) of 2024-05-01..2024-05-09: dt=2024-05-03, dt=2024-05-04, dt=2024-05-05, "
         f"dt=2024-05-06, dt=2024-05-07 and 2 more missing under {zones.raw}/unit_job/items"
@@ -169,7 +170,7 @@ def test_a_failed_run_reports_its_own_error_when_the_lock_cannot_be_released(  #
     ctx = make_ctx(D1, date(2024, 5, 9), job="tiny")
     monkeypatch.setattr(lock, "release", unreachable)
     with pytest.raises(SourceError, match=r"^source items: no input for 7 of the 9 day\(s\)"):
-        make_job(spark, env, tmp_path, "never").run(ctx)
+        run_batch(make_job(spark, env, tmp_path, "never"), ctx)
     monkeypatch.undo()
     assert lock.holder_of(spark, "tiny") is not None  # left behind, for a later run to take over once this process is gone
     assert lock.release(spark, "tiny", ctx.run_id)
@@ -177,8 +178,10 @@ def test_a_failed_run_reports_its_own_error_when_the_lock_cannot_be_released(  #
 
 def test_empty_day_fails_unless_allowed(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SourceError, match=r"^source items: the input for 2024-05-02 holds no rows \(set allow_empty: true"):
-        make_job(spark, env, tmp_path / "a", "never", folder="with_empty_day").run(make_ctx(D1, D2, job="tiny"))
-    outcome = make_job(spark, env, tmp_path / "b", "empty_ok", folder="with_empty_day", allow_empty=True).run(make_ctx(D1, D2, job="tiny"))
+        run_batch(make_job(spark, env, tmp_path / "a", "never", folder="with_empty_day"), make_ctx(D1, D2, job="tiny"))
+    outcome = run_batch(
+        make_job(spark, env, tmp_path / "b", "empty_ok", folder="with_empty_day", allow_empty=True), make_ctx(D1, D2, job="tiny")
+    )
     assert outcome.record.rows_read == {"items": 1}
     assert [r[0] for r in table_rows(spark, "unit_job.empty_ok")] == [1]
 
@@ -195,6 +198,6 @@ def test_a_source_no_target_uses_counts_zero_rows_without_waiting(spark: SparkSe
     extra = job.config.sources["items"].model_copy(update={"path": "unit_job/with_empty_day", "allow_empty": True})
     job.config = job.config.model_copy(update={"sources": {**job.config.sources, "unused": extra}})
     started = time.monotonic()
-    outcome = IgnoresASource(spark, job.config, env, job.conf).run(make_ctx(D1, job="tiny"))
+    outcome = run_batch(IgnoresASource(spark, job.config, env, job.conf), make_ctx(D1, job="tiny"))
     assert outcome.record.rows_read == {"items": 3, "unused": 0}
     assert time.monotonic() - started < 55  # did not sit out the 60 s bound

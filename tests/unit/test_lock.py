@@ -16,6 +16,7 @@ from etl.cli import main
 from etl.config.models import EnvConfig
 from etl.context import DateWindow, RunContext, new_run_id
 from etl.errors import JobLocked
+from etl.run import run_batch
 from etl.zones import Zones, join, local_path
 from tests.unit.test_job import D1, land, make_job
 
@@ -47,7 +48,7 @@ def test_two_runs_started_at_once_one_wins_the_other_fails_clearly(
         job = make_job(spark, env, tmp_path / str(number), "locked_once")
         start.wait()
         try:
-            outcomes[contexts[number].run_id] = job.run(contexts[number]).record.status
+            outcomes[contexts[number].run_id] = run_batch(job, contexts[number]).record.status
         except Exception as error:  # the loser's error, kept for the asserts
             outcomes[contexts[number].run_id] = error
 
@@ -79,7 +80,7 @@ def test_the_lock_of_a_killed_run_on_this_host_is_taken_over(spark: SparkSession
     gone = subprocess.Popen(["true"])
     gone.wait()  # its pid names no process now
     plant_lock(spark, zones, "tinystale", lock.Holder("20240101T000000Z-deadbeef", gone.pid, socket.gethostname()))
-    outcome = make_job(spark, env, tmp_path, "after_stale").run(new_ctx(zones, "tinystale"))
+    outcome = run_batch(make_job(spark, env, tmp_path, "after_stale"), new_ctx(zones, "tinystale"))
     assert outcome.record.status == "succeeded"
     assert rows(spark, "unit_job.after_stale") == ONE_RUN
     assert lock.holder_of(spark, "tinystale") is None
@@ -102,7 +103,7 @@ def test_a_lock_held_elsewhere_blocks_until_etl_unlock(  # type: ignore[no-untyp
 ) -> None:
     plant_lock(spark, zones, "tinyq", lock.Holder("20240101T000000Z-0badc0de", 4242, "emr-core-node-7"))
     with pytest.raises(JobLocked, match=r"^tinyq is already running: run 20240101T000000Z-0badc0de \(pid 4242 on emr-core-node-7\)"):
-        make_job(spark, env, tmp_path, "blocked").run(new_ctx(zones, "tinyq"))
+        run_batch(make_job(spark, env, tmp_path, "blocked"), new_ctx(zones, "tinyq"))
     assert not spark.catalog.tableExists("unit_job.blocked")
 
     conf = tmp_path / "cli_conf"
@@ -115,4 +116,4 @@ def test_a_lock_held_elsewhere_blocks_until_etl_unlock(  # type: ignore[no-untyp
     assert (
         capsys.readouterr().err.strip().endswith("tinyq: removed the lock of run 20240101T000000Z-0badc0de (pid 4242 on emr-core-node-7)")
     )
-    assert make_job(spark, env, tmp_path / "again", "blocked").run(new_ctx(zones, "tinyq")).record.status == "succeeded"
+    assert run_batch(make_job(spark, env, tmp_path / "again", "blocked"), new_ctx(zones, "tinyq")).record.status == "succeeded"

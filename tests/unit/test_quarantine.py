@@ -19,6 +19,7 @@ from etl.config.models import EnvConfig
 from etl.context import DateWindow, RunContext, new_run_id
 from etl.errors import LoadError, RowAccountingFailed
 from etl.job import Job
+from etl.run import run_batch
 from etl.transform.rules import drop_where
 from etl.zones import Zones, local_path
 
@@ -116,7 +117,7 @@ def first_run(spark: SparkSession, env: EnvConfig, zones: Zones, tmp_path_factor
     land(zones, "lines", LINES)
     conf = conf_dir(tmp_path_factory.mktemp("conf"), "sold", "lines")
     ctx = RunContext(job="tinyq", env="test", window=DateWindow.day(D1), run_id=new_run_id(), zones=zones)
-    outcome = make_job(spark, env, conf).run(ctx)
+    outcome = run_batch(make_job(spark, env, conf), ctx)
     return conf, ctx, outcome
 
 
@@ -194,7 +195,7 @@ def test_a_rerun_on_fixed_input_empties_the_run_dates_quarantine(  # type: ignor
     land(zones, "lines", CLEAN)
     try:
         ctx = make_ctx(D1, job="tinyq")
-        make_job(spark, env, conf).run(ctx)
+        run_batch(make_job(spark, env, conf), ctx)
     finally:
         land(zones, "lines", LINES)
     assert quarantined(spark, "quarantine.sold") == []
@@ -210,7 +211,7 @@ def test_rows_lost_without_a_named_rule_fail_the_run_before_any_write(  # type: 
     conf = conf_dir(tmp_path, "lossy", "lost")
     ctx = make_ctx(D1, job="tinyq")
     with pytest.raises(RowAccountingFailed) as error:
-        make_job(spark, env, conf, SilentlyFilters).run(ctx)
+        run_batch(make_job(spark, env, conf, SilentlyFilters), ctx)
     expected = (
         "row accounting does not add up, nothing was written: sold: 7 read from lines but 1 malformed + 2 loaded + "
         "1 quarantined + 0 dropped = 4: 3 row(s) unaccounted for (a transform that removes rows must name the rule "
@@ -271,7 +272,7 @@ def test_duplicate_merge_keys_fail_the_run_unless_quarantined(  # type: ignore[n
 ) -> None:
     land(zones, "dup_keys", DUPLICATE_KEYS)
     with pytest.raises(LoadError) as error:
-        merge_job(spark, env, tmp_path / "plain", "merged_plain", with_suite=False).run(make_ctx(D1, job="tinymerge"))
+        run_batch(merge_job(spark, env, tmp_path / "plain", "merged_plain", with_suite=False), make_ctx(D1, job="tinymerge"))
     assert str(error.value) == (
         "unit_quarantine.merged_plain: merge keys (line_id) repeat in the new data, nothing was written: 1 key(s), such as (1,); "
         "quarantine them (expect_column_values_to_be_unique or expect_compound_columns_to_be_unique with severity quarantine) "
@@ -279,7 +280,7 @@ def test_duplicate_merge_keys_fail_the_run_unless_quarantined(  # type: ignore[n
     )
     assert not spark.catalog.tableExists("unit_quarantine.merged_plain")
 
-    outcome = merge_job(spark, env, tmp_path / "guarded", "merged_guarded", with_suite=True).run(make_ctx(D1, job="tinymerge"))
+    outcome = run_batch(merge_job(spark, env, tmp_path / "guarded", "merged_guarded", with_suite=True), make_ctx(D1, job="tinymerge"))
     assert [tuple(r) for r in spark.table("unit_quarantine.merged_guarded").collect()] == [(2, "A-2", 1, Decimal("5.00"), D1)]
     assert sorted(r.record for r in spark.table("quarantine.merged_guarded").collect()) == [
         '{"line_id":1,"sku":"A-1","qty":2,"price":10.00,"dt":"2024-06-01"}',

@@ -89,7 +89,7 @@ def test_malformed_csv_line_fails_the_read_when_configured(  # type: ignore[no-u
     spark: SparkSession, zones: Zones, make_ctx, name: str, line: str, reason: str
 ) -> None:
     """The lines that quarantine would take stop the run, even when the query uses only `id`."""
-    from etl.job import one_line
+    from etl.errors import one_line
 
     source = csv_source(zones, f"fail_{name}", f"id,amount\n1,2.50\n{line}\n", {"id": "bigint", "amount": "decimal(10,2)"}, "fail")
     with pytest.raises(Exception) as error:
@@ -155,7 +155,7 @@ def test_a_csv_header_that_does_not_match_the_declared_columns_is_an_error(  # t
 ) -> None:
     from py4j.protocol import Py4JJavaError
 
-    from etl.job import one_line
+    from etl.errors import one_line
 
     source = csv_source(zones, name, text, columns)
     with pytest.raises(Py4JJavaError) as error:

@@ -13,6 +13,7 @@ from etl import audit
 from etl.config.models import EnvConfig, VolumeCheck
 from etl.context import DateWindow, RunContext, new_run_id
 from etl.errors import VolumeAnomaly
+from etl.run import run_batch
 from etl.volume import judge
 from etl.zones import Zones
 from tests.unit.test_job import D1, land, make_job
@@ -76,7 +77,7 @@ def test_a_run_reading_far_fewer_rows_than_usual_fails_before_writing(
     job.config = job.config.model_copy(update={"sources": {"items": items}})
     ctx = RunContext(job="tinyvol", env="test", window=DateWindow.day(D1), run_id=new_run_id(), zones=zones)
     with pytest.raises(VolumeAnomaly) as error:
-        job.run(ctx)  # D1 holds 3 items
+        run_batch(job, ctx)  # D1 holds 3 items
     assert str(error.value) == (
         "unusual input volume, nothing was written: source items: 3 rows per day, below the usual range 5.5..22 "
         "(0.5x..2x the median 11 of the last 3 successful runs); if this volume is right, rerun with the bounds of the "
@@ -89,6 +90,6 @@ def test_a_run_reading_far_fewer_rows_than_usual_fails_before_writing(
     wider = items.model_copy(update={"volume": VolumeCheck(min_ratio=0.25)})  # 2.75..22: 3 is usual now
     job.config = job.config.model_copy(update={"sources": {"items": wider}})
     assert (
-        job.run(RunContext(job="tinyvol", env="test", window=DateWindow.day(D1), run_id=new_run_id(), zones=zones)).record.status
+        run_batch(job, RunContext(job="tinyvol", env="test", window=DateWindow.day(D1), run_id=new_run_id(), zones=zones)).record.status
         == "succeeded"
     )

@@ -37,7 +37,10 @@ from etl.config.models import TableFormat, TargetConfig
 from etl.context import RunContext
 from etl.errors import EtlError
 from etl.extract.streams import malformed_records, read_stream, well_formed_records
+from etl.job import Job
 from etl.load import write_table
+from etl.run.audited import audited
+from etl.run.transformed import transformed
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +62,13 @@ class Counts:
         self.duplicates[batch] = sum(int(op.get("customMetrics", {}).get("numDroppedDuplicateRows", 0)) for op in operators)
 
 
-def run_stream(job: Any, ctx: RunContext, every_seconds: int | None = None) -> audit.RunRecord:
+def run_stream(job: Job, ctx: RunContext, every_seconds: int | None = None) -> audit.RunRecord:
     """Run the job's queries: until all input is processed (every_seconds None), or until interrupted."""
     spark: SparkSession = job.spark
     counts: dict[str, Counts] = {}
-    with job.audited(ctx) as record:
+    with audited(spark, ctx) as record:
         raw = {name: read_stream(spark, name, source, job.env, ctx) for name, source in job.config.sources.items()}
-        outputs = job._outputs(ctx, {name: well_formed_records(frame) for name, frame in raw.items()})
+        outputs = transformed(job, ctx, {name: well_formed_records(frame) for name, frame in raw.items()})
         queries: dict[str, StreamingQuery] = {}
         for name, frame in outputs.items():
             target = job.config.targets[name]

@@ -1,4 +1,5 @@
-"""Run one job over a window of days: config -> session -> context -> Job.run."""
+"""Running a job: config -> session -> context -> the batch run (etl/run/batch.py) or the stream run
+(etl/run/stream.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from etl.config import ConfigDir
 from etl.config.models import EnvConfig, TableFormat
 from etl.context import DateWindow, RunContext, new_run_id
 from etl.errors import EtlError
-from etl.job import RunOutcome
 from etl.registry import job_class
-from etl.streaming import run_stream
+from etl.run.batch import RunOutcome, run_batch
+from etl.run.stream import run_stream
 from etl.zones import Zones
+
+__all__ = ["RunOutcome", "formats_of", "is_stream", "run_batch", "run_job", "run_stream"]
 
 
 def formats_of(conf: ConfigDir, job_name: str, env: EnvConfig) -> set[TableFormat]:
@@ -30,7 +33,7 @@ def run_job(
         return RunOutcome(run_stream(job, ctx, every_seconds), [])
     if every_seconds is not None:
         raise EtlError(f"{job_name} reads no stream: run it with `etl run` or `etl backfill`")
-    return job.run(ctx)
+    return run_batch(job, ctx)
 
 
 def is_stream(conf: ConfigDir, job_name: str) -> bool:

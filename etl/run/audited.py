@@ -1,0 +1,57 @@
+"""Around every run, batch or stream: the job's lock held while it runs, and its audit row written after
+it, succeeded or failed (with the error in one line)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from pyspark.sql import SparkSession
+
+from etl import audit, lock
+from etl.context import RunContext
+from etl.errors import one_line
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def audited(spark: SparkSession, ctx: RunContext) -> Iterator[audit.RunRecord]:
+    """The block fills in the record's counts."""
+    record = audit.RunRecord.start(ctx, datetime.now(UTC))
+    locked = False
+    try:
+        lock.acquire(spark, ctx.zones, ctx.job, ctx.run_id)
+        locked = True
+        yield record
+        record.status = "succeeded"
+    except Exception as error:
+        record.status = "failed"
+        record.error = one_line(error)
+        raise
+    finally:
+        record.ended_at = datetime.now(UTC)
+        _write_audit_row(spark, ctx, record)
+        if locked:
+            _release(spark, ctx, failed=record.status == "failed")
+
+
+def _release(spark: SparkSession, ctx: RunContext, failed: bool) -> None:
+    """Release the run's lock. After a failure (the metastore may be what failed), not releasing it
+    is logged and the run's own error stays the one reported; a later run on this host takes the lock
+    over once this process has exited (elsewhere: `etl unlock`)."""
+    try:
+        lock.release(spark, ctx.job, ctx.run_id)
+    except Exception as error:
+        if not failed:
+            raise
+        log.error("could not release the lock of run %s: %s", ctx.run_id, one_line(error))
+
+
+def _write_audit_row(spark: SparkSession, ctx: RunContext, record: audit.RunRecord) -> None:
+    try:
+        audit.write_run(spark, ctx, record)
+    except Exception as error:  # the run's own error matters more than the audit's
+        log.error("could not write the audit row of run %s: %s", ctx.run_id, one_line(error))

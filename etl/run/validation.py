@@ -1,0 +1,66 @@
+"""Each target's expectation suite: row-level results from the run's tallies, the rest by Great
+Expectations; one JSON result per target and the run's report page under the dq zone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from pyspark.sql import DataFrame, SparkSession
+
+from etl import fs
+from etl.config.models import JobConfig, SuiteConfig
+from etl.context import RunContext
+from etl.quality import ValidationResult, Validator
+from etl.quality.report import write_report
+from etl.quality.routing import FAILED_CHECKS, FAILED_RULES, Rule, Tally, samples
+from etl.quality.validate import Counted
+
+log = logging.getLogger(__name__)
+
+
+def validate(
+    spark: SparkSession,
+    config: JobConfig,
+    ctx: RunContext,
+    suites: Mapping[str, SuiteConfig],
+    loaded: Mapping[str, DataFrame],
+    marked: Mapping[str, DataFrame],
+    tallies: Mapping[str, Tally],
+    rules: Mapping[str, list[Rule]],
+    checks: Mapping[str, list[Rule]],
+) -> tuple[list[ValidationResult], str | None]:
+    """The results of every target's suite, and the URI of the run's report page."""
+    if not suites:
+        return [], None
+    validator = Validator()
+    results = []
+    for name, suite in suites.items():
+        counts = tallies[name]
+        counted = Counted(
+            judged=counts.loaded + counts.quarantined,
+            loaded=counts.loaded,
+            per_rule=counts.per_rule,
+            per_check=counts.per_check,
+            rule_samples=samples(marked[name], FAILED_RULES, rules[name], counts.per_rule),
+            check_samples=samples(marked[name], FAILED_CHECKS, checks[name], counts.per_check),
+        )
+        result = validator.validate(loaded[name], suite, name, counted)
+        fs.write_text(spark, ctx.zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id, f"{name}.json"), result.to_json())
+        for outcome in result.failures("warn"):
+            log.warning("%s: expectation failed (warn): %s", name, outcome.describe())
+        for outcome in result.failures("quarantine"):
+            log.warning("%s: %s rows quarantined: %s", name, outcome.unexpected_count, outcome.describe())
+        results.append(result)
+    report = write_report(spark, ctx, config, results)  # report.html next to the JSON; never fails the run
+    if report:
+        log.info("validation report: %s", report)
+    return results, report
+
+
+def failure_line(failed: list[ValidationResult], report: str | None) -> str:
+    parts = []
+    for result in failed:
+        errors = result.failures("error")
+        parts.append(f"{result.target}: {len(errors)} expectation(s) of severity error failed: " + "; ".join(o.describe() for o in errors))
+    return "validation failed, nothing was written: " + " | ".join(parts) + (f" (report: {report})" if report else "")
