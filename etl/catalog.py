@@ -73,6 +73,10 @@ def create_table(spark: SparkSession, table: str, schema: T.StructType, partitio
     )
 
 
+def drop_table(spark: SparkSession, table: str) -> None:
+    spark.sql(f"DROP TABLE IF EXISTS {quote(table)}")
+
+
 def current_location(spark: SparkSession, table: str) -> str:
     rows = spark.sql(f"DESCRIBE TABLE EXTENDED {quote(table)}").where("col_name = 'Location'").collect()
     return same_spelling(str(rows[0]["data_type"]))

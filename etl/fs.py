@@ -80,6 +80,16 @@ def file_statuses(spark: SparkSession, uri: str) -> Iterator[tuple[str, int, int
             yield same_spelling(str(status.getPath().toString())), int(status.getLen()), int(status.getModificationTime())
 
 
+def exists(spark: SparkSession, uri: str) -> bool:
+    path, fs = _path_and_fs(spark, uri)
+    return bool(fs.exists(path))
+
+
+def mkdirs(spark: SparkSession, uri: str) -> None:
+    path, fs = _path_and_fs(spark, uri)
+    fs.mkdirs(path)
+
+
 def delete(spark: SparkSession, uri: str) -> None:
     path, fs = _path_and_fs(spark, uri)
     fs.delete(path, True)

@@ -1,8 +1,9 @@
 """What a job author writes: a subclass of Job with the job's business logic, nothing else.
 
 `transform` maps the sources (by the names in conf/jobs/<job>.yaml) to one DataFrame per target;
-`Params`, when the job has settings, types the YAML's `params`; `extract` is there to override for a
-source the framework cannot read. Running it (reading, validating, loading, counting, the audit log) is
+`derive`, for targets made from other targets (an aggregate of a fact table), gets the rows the run
+loads into those; `Params`, when the job has settings, types the YAML's `params`; `extract` is there
+to override for a source the framework cannot read. Running it (reading, validating, loading, counting, the audit log) is
 etl/run/'s.
 """
 
@@ -51,4 +52,11 @@ class Job:
         return {name: read_source(self.spark, name, source, ctx, files.get(name)) for name, source in self.config.sources.items()}
 
     def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        """One DataFrame per target, from the sources (the targets derive() makes left out)."""
         raise NotImplementedError(f"{type(self).__name__} must implement transform()")
+
+    def derive(self, ctx: RunContext, loaded: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        """The targets made from other targets' rows: `loaded` holds, for each of transform()'s outputs,
+        the rows this run loads into its table (read back from where the run wrote them, not computed
+        again; rows quarantined or dropped are not in them)."""
+        return {}

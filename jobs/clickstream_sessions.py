@@ -167,4 +167,7 @@ class ClickstreamSessions(Job):
         sessions = sessions_of(sessioned, timeout).where(F.col("session_date") >= F.lit(previous_day.date()))
         in_window = sessioned.where(F.col("event_date") >= F.lit(ctx.window.first)).select("request_id", "session_id")
         fact = views.join(in_window, "request_id", "left")
-        return {"fact_pageviews": fact, "sessions": sessions, "funnel_daily": funnel_daily(sessions)}
+        return {"fact_pageviews": fact, "sessions": sessions}
+
+    def derive(self, ctx: RunContext, loaded: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        return {"funnel_daily": funnel_daily(loaded["sessions"])}

@@ -101,8 +101,7 @@ class SalesWarehouse(Job):
         facts = fact_sales(sources["orders"], sources["lineitem"])
         versions = customer_versions(sources["customer"], sources["nation"], sources["region"])
         customers = dim_customer(sources["dim_customer"], versions, ctx.window)
-        return {
-            "fact_sales": facts,
-            "dim_customer": customers,
-            "agg_sales_daily": agg_sales_daily(facts, customers),
-        }
+        return {"fact_sales": facts, "dim_customer": customers}
+
+    def derive(self, ctx: RunContext, loaded: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        return {"agg_sales_daily": agg_sales_daily(loaded["fact_sales"], loaded["dim_customer"])}

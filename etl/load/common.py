@@ -15,6 +15,12 @@ from etl.zones import Zones
 
 _OVERWRITE_MODE = "spark.sql.sources.partitionOverwriteMode"
 
+# A staged write's routing (etl/quality/routing.py): its first folder level, etl_rows=loaded or
+# etl_rows=quarantined, and for a quarantined row the names of the rules it failed.
+ROUTE = "etl_rows"
+LOADED, QUARANTINED = "loaded", "quarantined"
+FAILED_RULES = "_etl_failed_rules"
+
 
 @contextmanager
 def partition_overwrite_mode(spark: SparkSession, mode: str) -> Iterator[None]:

@@ -1,13 +1,17 @@
 """Parquet tables registered in the Hive metastore, loaded so that a reader never sees a partition half
 written, even when the run is killed in the middle of its write.
 
-Every write of a table goes to a fresh folder, <table>/run-<run_id>, that no reader knows of, and is
-then switched in through the metastore:
+Every write of a table is staged in a fresh folder, <table>/run-<run_id>, that no reader knows of: the
+rows that load under etl_rows=loaded/, the run's quarantined rows beside them under etl_rows=quarantined/
+(one pass over the data writes both). Only a run that passes its checks publishes: it switches the
+loaded rows in through the metastore:
 
-- unpartitioned: the table's LOCATION is one run folder; the write swaps it in one metastore call.
+- unpartitioned: the table's LOCATION is a run's <table>/run-<run_id>/etl_rows=loaded; publishing swaps it
+  in one metastore call.
 - partitioned: the table's LOCATION is <table> and holds no data itself; each partition's LOCATION is a
-  folder of the run that last wrote it, <table>/run-<run_id>/<col>=<value>[/...], as Spark's partitionBy
-  writes it. Spark, Hive and Trino read a registered partition from its LOCATION only, never by listing
+  folder of the run that last wrote it, <table>/run-<run_id>/etl_rows=loaded/<col>=<value>[/...], as
+  Spark's partitionBy writes it. Tools that find partitions by listing folders (MSCK REPAIR TABLE, Glue
+  crawlers, Athena's partition projection) cannot follow this layout: the metastore is the table. Spark, Hive and Trino read a registered partition from its LOCATION only, never by listing
   the table's folder. A write registers its new partitions and points the existing partitions it replaces
   at their new folders (a hundred per metastore request, which the metastore applies in one
   transaction): each partition switches whole from its old data to its new.
@@ -30,18 +34,21 @@ folder that is not registered yet looks like a killed run's.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from etl import catalog, fs
 from etl.catalog import PartitionValues
 from etl.config.models import TargetConfig
 from etl.context import RunContext
-from etl.load.common import conform, ensure_table
+from etl.load.common import FAILED_RULES, LOADED, QUARANTINED, ROUTE, conform, ensure_table
 from etl.zones import join
 
 log = logging.getLogger(__name__)
@@ -49,35 +56,147 @@ log = logging.getLogger(__name__)
 RUN_PREFIX = "run-"
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A table's new rows written under a fresh folder that no reader knows of: <folder>/etl_rows=loaded/
+    (the rows that publish() switches in) and <folder>/etl_rows=quarantined/ (rows for the quarantine
+    table, read back from there)."""
+
+    table: str
+    root: str
+    folder: str
+    columns: tuple[str, ...]  # the partition columns
+    current: catalog.Partitions | None  # partitioned: the partitions registered when the write began
+    old_folder: str | None  # unpartitioned: the table's location when the write began
+    dropping: Callable[[PartitionValues], bool]  # partitioned: whether a partition absent from the new rows goes
+    incoming: DataFrame | None = None  # append and merge: the new rows, persisted (the write reads them twice)
+    created: bool = False  # the table did not exist before this write
+
+    @property
+    def loaded(self) -> str:
+        return join(self.folder, f"{ROUTE}={LOADED}")
+
+    @property
+    def quarantined(self) -> str:
+        return join(self.folder, f"{ROUTE}={QUARANTINED}")
+
+
 def write(
     spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunContext, replacing: Sequence[PartitionValues] = ()
 ) -> list[str]:
-    """Load df into the target table; returns folders to delete once every target of the run is loaded.
+    """Load df into the target table at once (stage, then publish); returns folders to delete once every
+    target of the run is loaded."""
+    staged = stage(spark, df, target, ctx, replacing)
+    try:
+        return publish(spark, staged)
+    finally:
+        if staged.incoming is not None:
+            staged.incoming.unpersist()
 
-    `replacing` names partitions the write replaces even if df has no rows for them (they are dropped then).
+
+def stage(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunContext, replacing: Sequence[PartitionValues] = ()) -> Staged:
+    """Write df's rows into a fresh folder of the table, readers unaware; nothing is registered yet.
+
+    df may carry the run's routing (ROUTE, and FAILED_RULES for the quarantined rows: etl.quality.routing);
+    without it every row loads. `replacing` names partitions the publish replaces even if df has no rows
+    for them (they are dropped then).
     """
     root = catalog.table_location(ctx.zones, target.table)
     folders = fs.list_folders(spark, root)
     fresh_folder = join(root, fresh_name(folders, ctx.run_id))
-    created = ensure_table(spark, df, target, ctx.zones, "parquet", root if target.partition_by else fresh_folder)
-    df = conform(spark, df, target.table)
+    data = df.drop(ROUTE, FAILED_RULES)
+    # A new unpartitioned table reads an empty folder until the run publishes.
+    empty = join(root, f"{RUN_PREFIX}{ctx.run_id}-empty")
+    created = ensure_table(spark, data, target, ctx.zones, "parquet", root if target.partition_by else empty)
+    if created and not target.partition_by:
+        fs.mkdirs(spark, empty)
+    df = routed_as_table(spark, df, target.table)
+    columns = tuple(target.partition_by)
     if target.partition_by:
         current = catalog.partitions(spark, target.table)
         remove_unregistered(spark, root, folders, set(current.locations.values()), ctx.run_id, target.partition_by)
-        rows = rows_to_write(spark, df, target, created)
         dropping = (lambda values: True) if target.mode == "overwrite" else (lambda values: values in replacing)
-        return commit_partitions(spark, rows, current, root, fresh_folder, dropping)
-    old_folder = catalog.current_location(spark, target.table)
-    remove_unregistered(spark, root, folders, {old_folder}, ctx.run_id, columns=())
-    return swap(spark, rows_to_write(spark, df, target, created), target.table, fresh_folder, old_folder)
+        staged = Staged(target.table, root, fresh_folder, current.columns, current, None, dropping)
+    else:
+        old_folder = catalog.current_location(spark, target.table)
+        remove_unregistered(spark, root, folders, {old_folder}, ctx.run_id, columns=())
+        staged = Staged(target.table, root, fresh_folder, (), None, old_folder, lambda values: False)
+    staged = dataclasses.replace(staged, created=created)
+    if not created and target.mode in ("append", "merge"):
+        df = df.persist()
+        staged = dataclasses.replace(staged, incoming=df)
+    rows = rows_to_write(spark, df, target, created)
+    (rows.repartition(*columns) if columns else rows).write.partitionBy(ROUTE, *columns).parquet(fresh_folder)
+    return staged
+
+
+def publish(spark: SparkSession, staged: Staged) -> list[str]:
+    """Switch the staged rows in through the metastore; returns the folders to delete once the run has
+    loaded (the ones replaced, and the staged quarantined rows, which the quarantine table has by then)."""
+    leftover = [staged.quarantined] if fs.exists(spark, staged.quarantined) else []
+    if staged.current is None:
+        fs.mkdirs(spark, staged.loaded)  # no rows at all: the table is empty from now on
+        catalog.set_location(spark, staged.table, staged.loaded)
+        previous = staged.old_folder or ""
+        if previous.startswith(join(staged.root, RUN_PREFIX)):
+            previous = run_folder(staged.root, previous)  # the whole of the run folder the table read
+        return [*([previous] if previous and previous.rstrip("/") != staged.folder.rstrip("/") else []), *leftover]
+    written = staged_partitions(spark, staged.loaded, staged.columns)
+    current = staged.current
+    old = current.locations
+    added = {values: location for values, location in written.items() if values not in old}
+    replaced = {values: location for values, location in written.items() if values in old}
+    dropped = [values for values in old if values not in written and staged.dropping(values)]
+    switch(spark, current, added, replaced, dropped)
+    still = {location for values, location in old.items() if values not in replaced and values not in dropped}
+    superseded = to_delete(staged.root, [old[values] for values in [*replaced, *dropped]], still | set(written.values()))
+    return [*superseded, *leftover] if written else [*superseded, staged.folder]
+
+
+def discard(spark: SparkSession, staged: Staged) -> None:
+    """A run that does not publish: its staged rows go (a killed run's are removed by the table's next
+    write), and so does the table if this write created it."""
+    fs.delete(spark, staged.folder)
+    if staged.created:
+        catalog.drop_table(spark, staged.table)
+        fs.delete(spark, f"{staged.folder}-empty")
+
+
+def read_staged(spark: SparkSession, staged: Staged, route: str) -> DataFrame:
+    """The staged rows of a route, with the table's columns (partition columns typed as in the table) and,
+    for quarantined rows, FAILED_RULES. Loaded rows of an append or a merge: the new ones only."""
+    schema = spark.table(staged.table).schema
+    if route == LOADED and staged.incoming is not None:
+        return staged.incoming.where(F.col(ROUTE) == LOADED).select(*schema.names)
+    folder = staged.loaded if route == LOADED else staged.quarantined
+    if route == QUARANTINED:
+        schema = schema.add(FAILED_RULES, T.ArrayType(T.StringType()))
+    if not fs.exists(spark, folder):
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).option("basePath", folder).parquet(folder)
+
+
+def routed_as_table(spark: SparkSession, df: DataFrame, table: str) -> DataFrame:
+    """df's columns in the table's order (checked against it), then ROUTE and, when df has it, FAILED_RULES."""
+    routing = [F.col(ROUTE) if ROUTE in df.columns else F.lit(LOADED).alias(ROUTE)]
+    if FAILED_RULES in df.columns:
+        routing.append(F.col(FAILED_RULES))
+    data = conform(spark, df.drop(ROUTE, FAILED_RULES), table)
+    return df.select(*[F.col(name) for name in data.columns], *routing)
 
 
 def rows_to_write(spark: SparkSession, df: DataFrame, target: TargetConfig, created: bool) -> DataFrame:
     """What replaces the partitions df touches (the whole table when unpartitioned): for append and
-    merge that includes rows already there; a table created by this write has none."""
+    merge that includes rows already there (loaded, with the new ones that load); a table created by this
+    write has none."""
     if created or target.mode in ("overwrite", "overwrite_partitions"):
         return df
-    return appended(spark, df, target) if target.mode == "append" else merged(spark, df, target)
+    incoming = df.where(F.col(ROUTE) == LOADED).drop(ROUTE, FAILED_RULES)
+    kept = appended(spark, incoming, target) if target.mode == "append" else merged(spark, incoming, target)
+    as_routed = kept.select(
+        "*", F.lit(LOADED).alias(ROUTE), *([F.lit(None).cast("array<string>").alias(FAILED_RULES)] if FAILED_RULES in df.columns else [])
+    )
+    return as_routed.unionByName(df.where(F.col(ROUTE) == QUARANTINED))
 
 
 def fresh_name(folders: list[str], run_id: str) -> str:
@@ -92,33 +211,6 @@ def fresh_name(folders: list[str], run_id: str) -> str:
 # --- the switch ------------------------------------------------------------------------------------------
 
 
-def swap(spark: SparkSession, df: DataFrame, table: str, fresh_folder: str, old_folder: str) -> list[str]:
-    """Unpartitioned: write the fresh folder, then point the table at it in one metastore call."""
-    df.write.mode("overwrite").parquet(fresh_folder)
-    catalog.set_location(spark, table, fresh_folder)
-    return [old_folder] if old_folder.rstrip("/") != fresh_folder.rstrip("/") else []
-
-
-def commit_partitions(
-    spark: SparkSession,
-    df: DataFrame,
-    current: catalog.Partitions,
-    root: str,
-    fresh_folder: str,
-    dropping: Callable[[PartitionValues], bool],
-) -> list[str]:
-    """Partitioned: write every partition of df under the fresh folder, then switch them in."""
-    written = stage(df, current.columns, fresh_folder)
-    old = current.locations
-    added = {values: location for values, location in written.items() if values not in old}
-    replaced = {values: location for values, location in written.items() if values in old}
-    dropped = [values for values in old if values not in written and dropping(values)]
-    switch(spark, current, added, replaced, dropped)
-    still = {location for values, location in old.items() if values not in replaced and values not in dropped}
-    superseded = to_delete(root, [old[values] for values in [*replaced, *dropped]], still | set(written.values()))
-    return superseded if written else [*superseded, fresh_folder]
-
-
 def to_delete(root: str, superseded: list[str], registered: set[str]) -> list[str]:
     """The folders to delete once the run has loaded: each superseded partition's folder, or its whole run
     folder when no registered partition is left in it, so that run folders do not outlive their data."""
@@ -130,17 +222,6 @@ def to_delete(root: str, superseded: list[str], registered: set[str]) -> list[st
         if folder not in folders:
             folders.append(folder)
     return folders
-
-
-def stage(df: DataFrame, columns: tuple[str, ...], fresh_folder: str) -> dict[PartitionValues, str]:
-    """Write df into <fresh_folder>/<col>=<value>/..., one file per partition; returns the partitions written.
-
-    The folder is new, so the write's default mode (error if it exists) is right, and with it Spark does
-    not use the rename-heavy staging of a dynamic partition overwrite.
-    """
-    spark = df.sparkSession
-    df.repartition(*columns).write.partitionBy(*columns).parquet(fresh_folder)
-    return staged_partitions(spark, fresh_folder, columns)
 
 
 def staged_partitions(spark: SparkSession, folder: str, columns: tuple[str, ...]) -> dict[PartitionValues, str]:
@@ -234,10 +315,14 @@ def remove_unregistered(
     earlier = [join(root, name) for name in folders if name.startswith(RUN_PREFIX) and not is_run_of(name, run_id)]
     unused = [folder for folder in earlier if folder not in in_use]
     holding = {folder for folder in earlier if folder in in_use and folder not in registered}
-    if columns and holding:
-        pattern = join(fs.glob_escaped(root), f"{RUN_PREFIX}*", *(f"{fs.glob_escaped(column)}=*" for column in columns))
-        partitions = sorted(folder for folder in fs.glob(spark, pattern) if run_folder(root, folder) in holding)
-        unused += [folder for folder in partitions if folder not in in_use and not (_ancestors(folder) & registered)]
+    if holding:
+        runs = join(fs.glob_escaped(root), f"{RUN_PREFIX}*")
+        patterns = [join(runs, f"{ROUTE}={QUARANTINED}")]  # a run's quarantined rows it did not get to delete
+        if columns:  # partitions in the layouts of today and of earlier versions (no etl_rows level)
+            levels = [f"{fs.glob_escaped(column)}=*" for column in columns]
+            patterns += [join(runs, f"{ROUTE}={LOADED}", *levels), join(runs, *levels)]
+        found = sorted({folder for pattern in patterns for folder in fs.glob(spark, pattern) if run_folder(root, folder) in holding})
+        unused += [folder for folder in found if folder not in in_use and not (_ancestors(folder) & registered)]
     for folder in unused:
         log.debug("deleting %s: nothing registered refers to it", folder)
         fs.delete(spark, folder)

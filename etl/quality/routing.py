@@ -1,9 +1,9 @@
 """Route each output row: loaded, quarantined (failed rules named), or dropped by a business rule; and
 find the loaded rows that fail a row-level check of severity error or warn.
 
-One pass over the (cached) output counts all of it, per rule, per check and per drop reason, so
-accounting, the quarantine report and every row-level expectation cost one aggregation, not one scan
-(or several Spark jobs of Great Expectations) per expectation.
+The staged write of the output counts all of it while it writes (DataFrame.observe), per rule, per
+check and per drop reason, so accounting, the quarantine report and every row-level expectation cost
+no pass of their own (Great Expectations would run several Spark jobs per expectation).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl.config.models import ExpectationConfig, SuiteConfig
+from etl.load.common import FAILED_RULES, LOADED, QUARANTINED, ROUTE
 from etl.quality.rules import check_name, failing, is_row_level, rule_name
-from etl.transform.rules import DROPPED_BY
+from etl.transform.rules import DROPPED_BY, drop_rules
 
-FAILED_RULES = "_etl_failed_rules"
+UNNAMED = "unnamed"  # rows marked dropped by a rule whose name the run could not learn
+
 FAILED_CHECKS = "_etl_failed_checks"
 
 
@@ -78,42 +80,60 @@ def _loads() -> Column:
     return F.col(DROPPED_BY).isNull() & (F.size(F.col(FAILED_RULES)) == 0)
 
 
-def _count_each(column: str, rules: list[Rule], prefix: str) -> list[Column]:
-    return [F.count_if(F.array_contains(F.col(column), rule.name)).alias(f"{prefix}{i}") for i, rule in enumerate(rules)]
-
-
-def tally(marked: DataFrame, rules: list[Rule], checks: list[Rule] | None = None) -> Tally:
-    """One aggregation over the marked output."""
-    checks = checks or []
+def counters(marked: DataFrame, rules: list[Rule], checks: list[Rule]) -> list[Column]:
+    """What the run counts of a marked output, as aggregates for DataFrame.observe: the staged write
+    counts them while it writes, with no Spark job of its own."""
     failed = F.size(F.col(FAILED_RULES)) > 0
-    counts = [*_count_each(FAILED_RULES, rules, "rule"), *_count_each(FAILED_CHECKS, checks, "check")]
-    groups = marked.groupBy(DROPPED_BY).agg(F.count(F.lit(1)).alias("rows"), F.count_if(failed).alias("failed"), *counts).collect()
-    loaded = quarantined = 0
-    dropped: dict[str, int] = {}
-    per_rule = {rule.name: 0 for rule in rules}
-    per_check = {check.name: 0 for check in checks}
-    for group in groups:
-        if group[DROPPED_BY] is not None:
-            dropped[group[DROPPED_BY]] = group["rows"]
-            continue
-        quarantined, loaded = group["failed"], group["rows"] - group["failed"]
-        per_rule = {rule.name: group[f"rule{i}"] for i, rule in enumerate(rules)}
-        per_check = {check.name: group[f"check{i}"] for i, check in enumerate(checks)}
-    return Tally(loaded=loaded, quarantined=quarantined, per_rule=per_rule, per_check=per_check, dropped=dict(sorted(dropped.items())))
+    kept = F.col(DROPPED_BY).isNull()
+    return [
+        F.count_if(kept & ~failed).alias("loaded"),
+        F.count_if(kept & failed).alias("quarantined"),
+        *[F.count_if(F.array_contains(F.col(FAILED_RULES), rule.name)).alias(f"rule{i}") for i, rule in enumerate(rules)],
+        *[F.count_if(F.array_contains(F.col(FAILED_CHECKS), check.name)).alias(f"check{i}") for i, check in enumerate(checks)],
+        *[F.count_if(F.col(DROPPED_BY) == name).alias(f"dropped{i}") for i, name in enumerate(drop_rules(marked))],
+        F.count_if(~kept & ~F.col(DROPPED_BY).isin(*drop_rules(marked))).alias("dropped_unnamed"),
+    ]
+
+
+def tally(metrics: Mapping[str, Any], marked: DataFrame, rules: list[Rule], checks: list[Rule]) -> Tally:
+    """The counts of counters(), as the run records them; none (Spark skipped the write's input: it knew
+    it empty) are zeros."""
+
+    def count(name: str) -> int:
+        return int(metrics.get(name) or 0)
+
+    dropped = {name: count(f"dropped{i}") for i, name in enumerate(drop_rules(marked)) if count(f"dropped{i}")}
+    if count("dropped_unnamed"):
+        dropped[UNNAMED] = count("dropped_unnamed")
+    return Tally(
+        loaded=count("loaded"),
+        quarantined=count("quarantined"),
+        per_rule={rule.name: count(f"rule{i}") for i, rule in enumerate(rules)},
+        per_check={check.name: count(f"check{i}") for i, check in enumerate(checks)},
+        dropped=dict(sorted(dropped.items())),
+    )
 
 
 MARKS = (DROPPED_BY, FAILED_RULES, FAILED_CHECKS)
 
 
-def loaded_rows(marked: DataFrame) -> DataFrame:
-    return marked.where(_loads()).drop(*MARKS)
-
-
-def quarantined_rows(marked: DataFrame, day: Column) -> DataFrame:
-    """record (the row as JSON, nulls kept), rules, reason, source_file, day (the row's own day, or null):
-    the quarantine table's columns (the rules say why; reason is for raw lines)."""
+def routed(marked: DataFrame) -> DataFrame:
+    """The rows no business rule dropped, each with ROUTE (loaded or quarantined) and, for a quarantined
+    row, FAILED_RULES (null for a loaded row): what the staged write writes, in one pass."""
     columns = [c for c in marked.columns if c not in MARKS]
-    return marked.where(F.col(DROPPED_BY).isNull() & (F.size(F.col(FAILED_RULES)) > 0)).select(
+    failed = F.size(F.col(FAILED_RULES)) > 0
+    return marked.where(F.col(DROPPED_BY).isNull()).select(
+        *columns,
+        F.when(failed, F.lit(QUARANTINED)).otherwise(F.lit(LOADED)).alias(ROUTE),
+        F.when(failed, F.col(FAILED_RULES)).alias(FAILED_RULES),
+    )
+
+
+def quarantined_rows(staged: DataFrame, day: Column) -> DataFrame:
+    """record (the row as JSON, nulls kept), rules, reason, source_file, day (the row's own day, or null):
+    the quarantine table's columns, from the staged quarantined rows (the rules say why; reason is for raw lines)."""
+    columns = [c for c in staged.columns if c not in (*MARKS, ROUTE)]
+    return staged.select(
         F.to_json(F.struct(*columns), {"ignoreNullFields": "false"}).alias("record"),
         F.col(FAILED_RULES).alias("rules"),
         F.lit(None).cast("string").alias("reason"),
@@ -122,12 +142,14 @@ def quarantined_rows(marked: DataFrame, day: Column) -> DataFrame:
     )
 
 
-def samples(marked: DataFrame, column: str, rules: list[Rule], failures: Mapping[str, int], few: int = 5) -> dict[str, list[Any]]:
-    """A few values of each single-column rule that rows failed (only then: no pass otherwise); `column`
-    is FAILED_RULES for quarantine rules, FAILED_CHECKS for checks."""
+def samples(staged: DataFrame, rules: list[Rule], failures: Mapping[str, int], few: int = 5) -> dict[str, list[Any]]:
+    """A few values of each single-column rule that rows failed (only then: no read otherwise), from the
+    staged rows: the quarantined ones for quarantine rules (they carry FAILED_RULES), the loaded ones for
+    checks (judged again: a check judges a row among the rows that load, which the loaded files are)."""
     found: dict[str, list[Any]] = {}
     for rule in rules:
         if failures.get(rule.name) and "column" in rule.config.kwargs:
-            rows = marked.where(F.array_contains(F.col(column), rule.name)).select(rule.config.kwargs["column"]).limit(few).collect()
+            failing = F.array_contains(F.col(FAILED_RULES), rule.name) if FAILED_RULES in staged.columns else rule.failing(F.lit(True))
+            rows = staged.where(failing).select(rule.config.kwargs["column"]).limit(few).collect()
             found[rule.name] = [row[0] for row in rows]
     return found

@@ -1,9 +1,18 @@
-"""A batch run of a job over its window of days, stage by stage:
+"""A batch run of a job over its window of days, as write-audit-publish:
 
-  lock -> read -> transform -> mark and count -> check -> validate -> quarantine -> load -> bookmarks
-  -> audit row
+  lock -> read -> transform -> stage -> check -> validate -> publish -> bookmarks -> audit row
 
-Nothing is written before every check has passed; the audit row is written whatever happens.
+stage     each output computed once and written once, where no reader looks yet; the same pass
+          routes its quarantined rows beside the loaded ones, drops the rows business rules dropped,
+          and counts all of it (DataFrame.observe), with the sources' rows read
+check     row accounting and input volume, from those counts
+validate  each target's suite: row-level expectations from the counts, the rest (Great Expectations)
+          over the staged files
+publish   quarantine tables, then every target: Parquet partitions switched in the metastore, the ACID
+          formats' commit. A run that fails before this leaves every table as it was, and its staging
+          is deleted.
+
+The audit row is written whatever happens.
 """
 
 from __future__ import annotations
@@ -11,23 +20,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 
-from etl import audit, bookmarks
+from etl import audit, bookmarks, fs
 from etl.context import RunContext
 from etl.errors import SourceError, ValidationFailed
 from etl.extract import source_folders
 from etl.extract.malformed import MALFORMED, observed, well_formed
 from etl.job import Job
+from etl.load import Staged, discard, publish, read_staged, release, stage
+from etl.load.common import LOADED
 from etl.quality import ValidationResult
-from etl.quality.routing import loaded_rows, mark, quarantine_rules, row_checks, tally
+from etl.quality.routing import Rule, Tally, counters, mark, quarantine_rules, routed, row_checks, tally
 from etl.quality.validate import import_in_background, overall_status
 from etl.run import observed as observe
 from etl.run.audited import audited
 from etl.run.checks import account, check_volumes, require_unique_merge_keys
-from etl.run.load import write_quarantine, write_targets
-from etl.run.transformed import transformed
+from etl.run.load import write_quarantine
+from etl.run.transformed import derived, transformed
 from etl.run.validation import failure_line, validate
 from etl.stopwatch import Stopwatch
 
@@ -47,27 +57,32 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
     if suites:
         import_in_background()
     validations: list[ValidationResult] = []
-    cached: dict[str, DataFrame] = {}
+    staged: dict[str, Staged] = {}
+    published: set[str] = set()
     watch = Stopwatch()
     with audited(spark, ctx) as record:
         try:
             watch.lap("lock")
             taken = _new_files(job, ctx)
-            observations = observe.observations(config.sources)
+            reads = observe.observations(config.sources)
             files = {name: [mark.uri for mark in marks] for name, marks in taken.items()}
-            raw = {name: observed(frame, observations[name]) for name, frame in job.extract(ctx, files).items()}
+            raw = {name: observed(frame, reads[name]) for name, frame in job.extract(ctx, files).items()}
             outputs = transformed(job, ctx, {name: well_formed(frame) for name, frame in raw.items()})
-            rules = {name: quarantine_rules(suites.get(name)) for name in outputs}
-            checks = {name: row_checks(suites.get(name)) for name in outputs}
+            rules = {name: quarantine_rules(suites.get(name)) for name in config.targets}
+            checks = {name: row_checks(suites.get(name)) for name in config.targets}
             watch.lap("plan")  # listing the input, the reader's checks, building the outputs' plans
-            # Materialize each output once (an output derived from another, in the order of the targets,
-            # reads the other's cache), then mark what becomes of each row and the row-level checks it
-            # fails: cheap columns over the cache, which validation, quarantine and the write all read. The
-            # counting pass fills in the sources' observations.
-            cached = {name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in outputs.items()}
-            marked = {name: mark(frame, rules[name], checks[name]) for name, frame in cached.items()}
-            tallies = {name: tally(frame, rules[name], checks[name]) for name, frame in marked.items()}
-            read = observe.counts(spark, observations, marked)
+
+            marked: dict[str, DataFrame] = {}
+            tallies: dict[str, Tally] = {}
+            for name, output in outputs.items():
+                marked[name], tallies[name] = _stage(job, ctx, name, output, rules[name], checks[name], staged)
+            loaded = {name: read_staged(spark, staged[name], LOADED) for name in staged}
+            for name, output in derived(job, ctx, loaded, outputs).items():  # outputs of the others' staged rows
+                marked[name], tallies[name] = _stage(job, ctx, name, output, rules[name], checks[name], staged)
+                loaded[name] = read_staged(spark, staged[name], LOADED)
+            watch.lap("stage")
+
+            read = observe.counts(spark, reads, marked)
             record.rows_read = {name: counts["rows"] for name, counts in read.items()}
             # a source of the days before the window is context: its malformed lines were its own day's run's
             record.rows_malformed = {
@@ -79,28 +94,54 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
             record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
             account(config, record, tallies)
             check_volumes(spark, config, ctx, record.rows_read)
-            watch.lap("read, transform and count")
-            loaded = {name: loaded_rows(frame) for name, frame in marked.items()}
-            validations, report = validate(spark, config, ctx, suites, loaded, marked, tallies, rules, checks)
+            require_unique_merge_keys(config, loaded)
+
+            validations, report = validate(spark, config, ctx, suites, staged, tallies, rules, checks)
             record.validation = overall_status(validations)
             failed = [v for v in validations if v.status == "failed"]
             if failed:
                 raise ValidationFailed(failure_line(failed, report))
-            require_unique_merge_keys(config, loaded)
-            watch.lap("validate")
-            superseded = write_quarantine(spark, config, ctx, raw, marked, record)
-            watch.lap("quarantine")
-            on_loaded = lambda name: record.rows_written.update({name: tallies[name].loaded})  # noqa: E731
-            write_targets(spark, config, job.env, ctx, loaded, superseded, on_loaded)
-            watch.lap("load")
+            watch.lap("check and validate")
+
+            superseded = write_quarantine(spark, config, ctx, raw, marked, staged, record)
+            for name, target_staged in staged.items():
+                log.info("publishing %s into %s", name, config.targets[name].table)
+                superseded += publish(spark, target_staged)
+                published.add(name)
+                record.rows_written[name] = tallies[name].loaded
+            for folder in superseded:  # only now: until every target is published, a staged output may read them
+                fs.delete(spark, folder)
+            watch.lap("publish")
             if taken:
                 bookmarks.record(spark, ctx, taken)
         finally:
-            for frame in cached.values():
-                frame.unpersist()
+            for name, target_staged in staged.items():
+                release(target_staged)
+                if name not in published:
+                    discard(spark, target_staged)
     watch.lap("audit")
     log.info("run %s stage seconds: %s", ctx.run_id, watch)
     return RunOutcome(record, validations)
+
+
+def _stage(
+    job: Job,
+    ctx: RunContext,
+    name: str,
+    output: DataFrame,
+    rules: list[Rule],
+    checks: list[Rule],
+    staged: dict[str, Staged],
+) -> tuple[DataFrame, Tally]:
+    """Write an output once into its staging, counting what becomes of its rows; staged[name] is set as
+    soon as files exist, so that a failure discards them."""
+    spark, target = job.spark, job.config.targets[name]
+    table_format = target.format or job.env.tables.default_format
+    marked = mark(output, rules, checks)
+    counted = Observation(f"stage_{name}")
+    log.info("staging %s for %s (%s, %s)", name, target.table, table_format, target.mode)
+    staged[name] = stage(spark, routed(marked.observe(counted, *counters(marked, rules, checks))), target, table_format, ctx)
+    return marked, tally(observe.metrics(spark, counted), marked, rules, checks)
 
 
 def _new_files(job: Job, ctx: RunContext) -> dict[str, list[bookmarks.FileMark]]:

@@ -1,19 +1,20 @@
-"""The writes of a run that passed its checks: the quarantine partitions of the run's days, then every
-target in the order of conf/jobs/<job>.yaml, then the folders they replaced."""
+"""Publishing's first step: the run's days' partitions of every quarantine table the job has, from the
+staged quarantined rows and the sources' malformed lines."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame, SparkSession
 
-from etl import audit, fs, quarantine
-from etl.config.models import EnvConfig, JobConfig
+from etl import audit, quarantine
+from etl.config.models import JobConfig
 from etl.context import RunContext
 from etl.extract.malformed import malformed_rows
-from etl.load import write_table
-from etl.quality.routing import quarantined_rows
+from etl.load import Staged, read_staged
+from etl.load.common import FAILED_RULES, QUARANTINED
+from etl.quality.routing import MARKS, quarantined_rows
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ def write_quarantine(
     ctx: RunContext,
     raw: Mapping[str, DataFrame],
     marked: Mapping[str, DataFrame],
+    staged: Mapping[str, Staged],
     record: audit.RunRecord,
 ) -> list[str]:
     """Write the run's days' partitions of every quarantine table the job has (emptied when nothing
@@ -37,25 +39,8 @@ def write_quarantine(
         superseded += quarantine.write(spark, ctx, table, lines, rows)
     for name, rows in record.rows_quarantined.items():
         target = config.targets[name]
-        day = quarantine.day_within(marked[name], target.partition_by, ctx.window)
-        superseded += quarantine.write(spark, ctx, quarantine.target_table(target), quarantined_rows(marked[name], day), rows)
+        columns = [column for column in marked[name].columns if column not in MARKS]  # the output's order, not the table's
+        failed = read_staged(spark, staged[name], QUARANTINED).select(*columns, FAILED_RULES)
+        day = quarantine.day_within(failed, target.partition_by, ctx.window)
+        superseded += quarantine.write(spark, ctx, quarantine.target_table(target), quarantined_rows(failed, day), rows)
     return superseded
-
-
-def write_targets(
-    spark: SparkSession,
-    config: JobConfig,
-    env: EnvConfig,
-    ctx: RunContext,
-    outputs: Mapping[str, DataFrame],
-    superseded: list[str],
-    on_loaded: Callable[[str], None],
-) -> None:
-    for name, target in config.targets.items():
-        table_format = target.format or env.tables.default_format
-        log.info("loading %s into %s (%s, %s)", name, target.table, table_format, target.mode)
-        superseded = superseded + write_table(spark, outputs[name], target, table_format, ctx)
-        on_loaded(name)
-    # Old table folders go only now: until every target is loaded, cached outputs may still read them.
-    for folder in superseded:
-        fs.delete(spark, folder)

@@ -40,6 +40,13 @@ def counts(spark: SparkSession, observed: Mapping[str, Observation], outputs: Ma
     return found
 
 
+def metrics(spark: SparkSession, observation: Observation) -> dict[str, Any]:
+    """An observation's metrics once the action that filled it in has finished; {} when Spark never ran
+    the node that counts (adaptive execution skipped it: no rows)."""
+    spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()  # type: ignore[union-attr]
+    return _metrics(observation)
+
+
 def _metrics(observation: Observation) -> dict[str, Any]:
     """The observation's metrics, or {} when Spark never delivered them. Spark 3.5's Observation.get
     waits forever for metrics that never come, so its `metrics` field is looked at first (a JVM

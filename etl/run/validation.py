@@ -1,19 +1,21 @@
-"""Each target's expectation suite: row-level results from the run's tallies, the rest by Great
-Expectations; one JSON result per target and the run's report page under the dq zone."""
+"""Each target's expectation suite: row-level results from the run's counts, the rest by Great
+Expectations over the staged rows; one JSON result per target and the run's report page under the dq zone."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
 from etl import fs
 from etl.config.models import JobConfig, SuiteConfig
 from etl.context import RunContext
+from etl.load import Staged, read_staged
+from etl.load.common import LOADED, QUARANTINED
 from etl.quality import ValidationResult, Validator
 from etl.quality.report import write_report
-from etl.quality.routing import FAILED_CHECKS, FAILED_RULES, Rule, Tally, samples
+from etl.quality.routing import Rule, Tally, samples
 from etl.quality.validate import Counted
 
 log = logging.getLogger(__name__)
@@ -24,8 +26,7 @@ def validate(
     config: JobConfig,
     ctx: RunContext,
     suites: Mapping[str, SuiteConfig],
-    loaded: Mapping[str, DataFrame],
-    marked: Mapping[str, DataFrame],
+    staged: Mapping[str, Staged],
     tallies: Mapping[str, Tally],
     rules: Mapping[str, list[Rule]],
     checks: Mapping[str, list[Rule]],
@@ -37,15 +38,16 @@ def validate(
     results = []
     for name, suite in suites.items():
         counts = tallies[name]
+        loaded = read_staged(spark, staged[name], LOADED)
         counted = Counted(
             judged=counts.loaded + counts.quarantined,
             loaded=counts.loaded,
             per_rule=counts.per_rule,
             per_check=counts.per_check,
-            rule_samples=samples(marked[name], FAILED_RULES, rules[name], counts.per_rule),
-            check_samples=samples(marked[name], FAILED_CHECKS, checks[name], counts.per_check),
+            rule_samples=samples(read_staged(spark, staged[name], QUARANTINED), rules[name], counts.per_rule),
+            check_samples=samples(loaded, checks[name], counts.per_check),
         )
-        result = validator.validate(loaded[name], suite, name, counted)
+        result = validator.validate(loaded, suite, name, counted)
         fs.write_text(spark, ctx.zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id, f"{name}.json"), result.to_json())
         for outcome in result.failures("warn"):
             log.warning("%s: expectation failed (warn): %s", name, outcome.describe())

@@ -17,13 +17,23 @@ from pyspark.sql import functions as F
 from etl.config.models import identifier
 
 DROPPED_BY = "_etl_dropped_by"
+_RULES = "etl.drop_rules"  # the column's metadata: the names of the rules, so that the run counts each
 
 
 def drop_where(frame: DataFrame, rule: str, condition: Column) -> DataFrame:
     """Mark the rows where condition holds as dropped by `rule` (a null condition drops nothing)."""
     identifier(rule)
     earlier = F.col(DROPPED_BY) if DROPPED_BY in frame.columns else F.lit(None).cast("string")
-    return frame.withColumn(DROPPED_BY, F.coalesce(earlier, F.when(condition, F.lit(rule))))
+    rules = [*drop_rules(frame), rule]
+    marked = F.coalesce(earlier, F.when(condition, F.lit(rule))).alias(DROPPED_BY, metadata={_RULES: list(dict.fromkeys(rules))})
+    return frame.withColumn(DROPPED_BY, marked)
+
+
+def drop_rules(frame: DataFrame) -> list[str]:
+    """The names of the rules that may have dropped rows of frame."""
+    if DROPPED_BY not in frame.columns:
+        return []
+    return list(frame.schema[DROPPED_BY].metadata.get(_RULES, []))
 
 
 def kept(frame: DataFrame) -> DataFrame:

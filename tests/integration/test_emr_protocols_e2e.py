@@ -85,16 +85,21 @@ def test_metastore_and_storage_agree(lake: Lake, s3_server: S3Server, raw_copy: 
         location = lake.sql(f"DESCRIBE TABLE EXTENDED warehouse.{table}")
         assert [r["data_type"] for r in location if r["col_name"] == "Location"] == [f"s3://{BUCKET}/{PREFIX}/curated/warehouse.db/{table}"]
         registered = [r["partition"] for r in lake.sql(f"SHOW PARTITIONS warehouse.{table}")]
-        # the folders holding Parquet: <table>/run-<run_id>/order_date=<day>, one per partition (a folder an
+        # the folders holding Parquet: <table>/run-<run_id>/etl_rows=loaded/order_date=<day>, one per partition (a folder an
         # earlier run left behind would show the same partition twice)
         holding = sorted({Path(key).parent for key in keys(s3_server, f"curated/warehouse.db/{table}/") if key.endswith(".parquet")})
-        assert all(folder.parent.name.startswith("run-") and folder.parent.parent.name == table for folder in holding)
+        assert all(
+            folder.parent.name == "etl_rows=loaded"
+            and folder.parent.parent.name.startswith("run-")
+            and folder.parent.parent.parent.name == table
+            for folder in holding
+        )
         stored = sorted(folder.name for folder in holding)
         assert registered == stored == [f"order_date={day}" for day in order_days]
     # the SCD2 dimension is rewritten whole: its location holds the data, no earlier run's folder is left
     [location] = [r["data_type"] for r in lake.sql("DESCRIBE TABLE EXTENDED warehouse.dim_customer") if r["col_name"] == "Location"]
-    folders = {Path(key).parent.name for key in keys(s3_server, "curated/warehouse.db/dim_customer/") if key.endswith(".parquet")}
-    assert folders == {location.rsplit("/", 1)[1]}
+    folders = {Path(key).parent for key in keys(s3_server, "curated/warehouse.db/dim_customer/") if key.endswith(".parquet")}
+    assert {(folder.parent.name, folder.name) for folder in folders} == {tuple(location.rsplit("/", 2)[1:])}
 
 
 def test_a_second_application_sees_the_tables_through_the_metastore_service(lake: Lake) -> None:

@@ -192,4 +192,4 @@ def test_a_killed_run_leaves_every_partition_old_or_new_and_the_next_run_repairs
     folders = {path.parent for path in table.rglob("*.parquet")}
     assert len(folders) == DAYS and len({folder.parent for folder in folders}) == 1  # one run folder: the killed run's is gone
     assert sorted(row for rows in rows_in([str(folder) for folder in folders]).values() for row in rows) == expected(3)
-    assert [path.name for path in table.iterdir()] == [next(iter(folders)).parent.name]
+    assert [path.name for path in table.iterdir()] == [next(iter(folders)).parent.parent.name]  # <run>/etl_rows=loaded/day=.../

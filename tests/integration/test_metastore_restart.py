@@ -2,7 +2,7 @@
 service to come back and completes, and its tables hold what DuckDB computes from the raw extracts.
 
 The order of events is forced, not timed. The run is a rerun (a first day is loaded before), so its load
-lists, adds and moves partitions. As soon as it logs that it is loading its first table, its whole process
+lists, adds and moves partitions. As soon as it logs that it is publishing its first table, its whole process
 group is frozen (SIGSTOP), the service is stopped, and the run goes on (SIGCONT) against a stopped service:
 its load has metastore calls left (every partition of three tables, the audit row, the lock), so it must
 meet the stopped service, and the test waits until spark.log shows a connection refused. Only then is the
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.integration
 
 FIRST, LAST = "1992-01-01", "1992-01-04"
 BACKFILL = ("backfill", "sales_warehouse", "--env", "local-hms", "--from", FIRST, "--to", LAST)
-LOADING = "loading fact_sales into warehouse.fact_sales"
+LOADING = "publishing fact_sales into warehouse.fact_sales"
 REFUSED = "java.net.ConnectException: Connection refused"
 AUDIT_SQL = "SELECT run_date, status, error FROM etl_audit.job_runs ORDER BY started_at"
 JAVA_FRAME = re.compile(r"^\s+at [\w$.<>]+\(.*\)$", re.MULTILINE)

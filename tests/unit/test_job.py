@@ -54,6 +54,16 @@ class Doubling(Job):
         return {"priced": sources["items"].withColumn("doubled", F.col("price") * 2)}
 
 
+class Summed(Job):
+    """priced from the items; total, per day, from the rows priced loads."""
+
+    def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        return {"priced": sources["items"].withColumn("doubled", F.col("price") * 2)}
+
+    def derive(self, ctx: RunContext, loaded: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        return {"total": loaded["priced"].groupBy("dt").agg(F.sum("price").alias("price"), F.count(F.lit(1)).alias("items"))}
+
+
 class WrongOutputs(Job):
     def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
         return {"prized": sources["items"]}
@@ -78,7 +88,7 @@ def make_job(spark: SparkSession, env: EnvConfig, tmp_path: Path, table: str, jo
     (conf_dir / "expectations" / "priced.yaml").write_text(SUITE_YAML.format(max_price=max_price, warn_price=warn_price))
     conf = ConfigDir(conf_dir, environ={})
     config = conf.job("tiny")
-    job_type = {"Doubling": Doubling, "WrongOutputs": WrongOutputs}[job_class]
+    job_type = {"Doubling": Doubling, "WrongOutputs": WrongOutputs, "Summed": Summed}[job_class]
     return job_type(spark, config, env, conf)
 
 
@@ -134,8 +144,33 @@ def test_an_error_expectation_fails_the_run_before_anything_is_written(
         f"(report: {ctx.zones.dq}/tiny/run_date={D2}/{ctx.run_id}/report.html)"
     )
     assert table_rows(spark, "unit_job.guarded") == before  # D1 not rewritten, D2 not added
+    table_folder = local_path(f"{ctx.zones.curated}/unit_job.db/guarded")
+    assert table_folder is not None and not (table_folder / f"run-{ctx.run_id}").exists()  # its staging is gone
     [audit] = audit_rows(spark, ctx.run_id)
     assert (audit["status"], audit["validation"], audit["error"], audit["rows_written"]) == ("failed", "failed", message, {})
+
+
+def test_a_derived_target_is_made_from_the_rows_the_other_target_loads(
+    spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx
+) -> None:  # type: ignore[no-untyped-def]
+    """The suite quarantines the item over 150 (severity quarantine): the total of D2 holds 1.00 only."""
+    from decimal import Decimal as D
+
+    job = make_job(spark, env, tmp_path, "derived_priced", job_class="Summed")
+    (tmp_path / "conf" / "jobs" / "tiny.yaml").write_text(
+        (tmp_path / "conf" / "jobs" / "tiny.yaml").read_text()
+        + "  total:\n    table: unit_job.derived_total\n    mode: overwrite_partitions\n    partition_by: [dt]\n"
+    )
+    (tmp_path / "conf" / "expectations" / "priced.yaml").write_text(
+        "expectations:\n  - type: expect_column_values_to_be_between\n    kwargs: {column: price, max_value: 100}\n    severity: quarantine\n"
+    )
+    conf = ConfigDir(tmp_path / "conf", environ={})
+    job = Summed(spark, conf.job("tiny"), env, conf)
+    ctx = make_ctx(D1, D2, job="tiny")
+    outcome = run_batch(job, ctx)
+    assert (outcome.record.rows_written, outcome.record.rows_quarantined) == ({"priced": 4, "total": 2}, {"priced": 1})
+    totals = sorted(tuple(r) for r in spark.table("unit_job.derived_total").select("dt", "price", "items").collect())
+    assert totals == [(D1, D("130.49"), 3), (D2, D("1.00"), 1)]  # 10.00 + 20.50 + 99.99; 150.00 quarantined
 
 
 def test_transform_outputs_must_match_the_targets(spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx) -> None:  # type: ignore[no-untyped-def]

@@ -67,18 +67,21 @@ def test_database_and_table_live_in_the_curated_zone(spark: SparkSession, make_c
     database = spark.sql("DESCRIBE DATABASE unit_where").where("info_name = 'Location'").first()
     assert database is not None and same_spelling(database["info_value"]) == f"{zones.curated}/unit_where.db"
     assert catalog.current_location(spark, "unit_where.t") == f"{zones.curated}/unit_where.db/t"
-    assert (table_folder(zones, "unit_where.t") / f"run-{ctx.run_id}" / "d=2024-01-01").is_dir()
+    assert (table_folder(zones, "unit_where.t") / f"run-{ctx.run_id}" / "etl_rows=loaded" / "d=2024-01-01").is_dir()
 
 
 def test_overwrite_unpartitioned_swaps_folder_and_returns_old_one(spark: SparkSession, make_ctx, zones) -> None:  # type: ignore[no-untyped-def]
     target = TargetConfig(table="unit_load.whole", mode="overwrite")
-    first = parquet.write(spark, spark.createDataFrame([(1, "a", D1)], SCHEMA), target, make_ctx(D1))
-    assert first == []  # the table was created at this run's folder
+    created = make_ctx(D1)
+    first = parquet.write(spark, spark.createDataFrame([(1, "a", D1)], SCHEMA), target, created)
+    root = f"{zones.curated}/unit_load.db/whole"
+    assert first == [f"{root}/run-{created.run_id}-empty"]  # what the new table read until its first rows were published
     before = catalog.current_location(spark, "unit_load.whole")
+    assert before == f"{root}/run-{created.run_id}/etl_rows=loaded"
     # reading the table while overwriting it is fine: the new data goes to a new folder
     grown = spark.table("unit_load.whole").select("k", "v", "d").union(spark.createDataFrame([(2, "b", D2)], SCHEMA))
     superseded = parquet.write(spark, grown, target, make_ctx(D2))
-    assert superseded == [before]
+    assert superseded == [f"{root}/run-{created.run_id}"]  # the whole run folder of the location replaced
     assert rows(spark, "unit_load.whole") == [(1, "a", D1), (2, "b", D2)]
     after = catalog.current_location(spark, "unit_load.whole")
     assert after != before and after.startswith(f"{zones.curated}/unit_load.db/whole/run-")
@@ -135,14 +138,14 @@ def test_overwrite_partitions_registers_run_folders_and_returns_the_old_ones(spa
     first, second = make_ctx(D1), make_ctx(D2)
     assert parquet.write(spark, spark.createDataFrame([(1, "a", D1), (2, "b", D2)], SCHEMA), target, first) == []
     before = locations(spark, table)
-    assert before == {f"d={d}": f"{root}/run-{first.run_id}/d={d}" for d in (D1, D2)}
+    assert before == {f"d={d}": f"{root}/run-{first.run_id}/etl_rows=loaded/d={d}" for d in (D1, D2)}
 
     superseded = parquet.write(spark, spark.createDataFrame([(3, "c", D2), (4, "d", D3)], SCHEMA), target, second)
     after = locations(spark, table)
     assert after == {
         "d=2024-01-01": before["d=2024-01-01"],  # not in the new data: untouched
-        "d=2024-01-02": f"{root}/run-{second.run_id}/d=2024-01-02",
-        "d=2024-01-03": f"{root}/run-{second.run_id}/d=2024-01-03",
+        "d=2024-01-02": f"{root}/run-{second.run_id}/etl_rows=loaded/d=2024-01-02",
+        "d=2024-01-03": f"{root}/run-{second.run_id}/etl_rows=loaded/d=2024-01-03",
     }
     assert superseded == [before["d=2024-01-02"]]
     assert rows(spark, table) == [(1, "a", D1), (3, "c", D2), (4, "d", D3)]
@@ -164,7 +167,7 @@ def test_append_rewrites_the_partitions_it_touches(spark: SparkSession, make_ctx
     after = locations(spark, table)
     # the touched partition moved whole (old rows + new) to this run's folder, one file; the other one stayed
     assert after["d=2024-01-01"] == before["d=2024-01-01"]
-    assert after["d=2024-01-02"].endswith(f"/run-{ctx.run_id}/d=2024-01-02")
+    assert after["d=2024-01-02"].endswith(f"/run-{ctx.run_id}/etl_rows=loaded/d=2024-01-02")
     assert superseded == [before["d=2024-01-02"]]
     folder = local_path(after["d=2024-01-02"])
     assert folder is not None and len(list(folder.glob("*.parquet"))) == 1
@@ -173,7 +176,9 @@ def test_append_rewrites_the_partitions_it_touches(spark: SparkSession, make_ctx
     flat = TargetConfig(table="unit_commit.log_flat", mode="append")
     parquet.write(spark, spark.createDataFrame([(1, "a", D1)], SCHEMA), flat, make_ctx(D1))
     old_folder = catalog.current_location(spark, "unit_commit.log_flat")
-    assert parquet.write(spark, spark.createDataFrame([(2, "b", D2)], SCHEMA), flat, make_ctx(D2)) == [old_folder]
+    assert old_folder.endswith("/etl_rows=loaded")
+    old_run_folder = old_folder.rsplit("/", 1)[0]  # goes whole
+    assert parquet.write(spark, spark.createDataFrame([(2, "b", D2)], SCHEMA), flat, make_ctx(D2)) == [old_run_folder]
     assert rows(spark, "unit_commit.log_flat") == [(1, "a", D1), (2, "b", D2)]
 
 
@@ -185,7 +190,7 @@ def test_overwrite_of_a_partitioned_table_drops_the_partitions_not_in_the_data(s
         TargetConfig(table=table, mode="append", partition_by=["d"]),
         make_ctx(D1),
     )
-    first_run = {location.rsplit("/", 1)[0] for location in locations(spark, table).values()}
+    first_run = {location.rsplit("/", 2)[0] for location in locations(spark, table).values()}
     overwrite = TargetConfig(table=table, mode="overwrite", partition_by=["d"])
     superseded = parquet.write(spark, spark.createDataFrame([(3, "c", D2), (4, "d", D3)], SCHEMA), overwrite, make_ctx(D2))
     assert sorted(locations(spark, table)) == ["d=2024-01-02", "d=2024-01-03"]
@@ -279,7 +284,7 @@ def test_a_crash_before_the_switch_leaves_the_old_rows_and_the_next_write_cleans
         with pytest.raises(RuntimeError):
             parquet.write(spark, spark.createDataFrame([(1, "new", D1), (2, "new", D2)], SCHEMA), target, crashed)
     leftover = table_folder(zones, table) / f"run-{crashed.run_id}"
-    assert (leftover / "d=2024-01-01").is_dir()  # written, never registered
+    assert (leftover / "etl_rows=loaded" / "d=2024-01-01").is_dir()  # written, never registered
     spark.catalog.refreshTable(table)
     assert rows(spark, table) == [(1, "old", D1), (2, "old", D2)]
     assert locations(spark, table) == old_locations
@@ -345,7 +350,7 @@ def test_partitions_are_added_and_switched_in_batches(  # type: ignore[no-untype
     requests = metastore_requests(env)[seen:]
     # one listing of the (new) table's partitions, then one request per batch of 20, 20 and 10
     assert [r for r in requests if "partition" in r] == ["get_partitions_ps_with_auth", *["add_partitions"] * 3]
-    assert sorted(locations(spark, table).values()) == [f"{root}/run-{first.run_id}/d={day}" for day in days]
+    assert sorted(locations(spark, table).values()) == [f"{root}/run-{first.run_id}/etl_rows=loaded/d={day}" for day in days]
 
     seen = len(metastore_requests(env))
     second = make_ctx(D2)
@@ -354,7 +359,7 @@ def test_partitions_are_added_and_switched_in_batches(  # type: ignore[no-untype
     # one listing of the table's partitions, then one request per batch of 20, 20 and 10
     assert [r for r in requests if "partition" in r] == ["get_partitions_ps_with_auth", *["alter_partitions"] * 3]
     assert len(requests) < len(days)  # fewer metastore requests in all than partitions
-    assert sorted(locations(spark, table).values()) == [f"{root}/run-{second.run_id}/d={day}" for day in days]
+    assert sorted(locations(spark, table).values()) == [f"{root}/run-{second.run_id}/etl_rows=loaded/d={day}" for day in days]
 
 
 @pytest.mark.parametrize("partition_by", [[], ["d"]])
