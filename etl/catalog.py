@@ -124,16 +124,34 @@ class Partitions:
     positions: dict[PartitionValues, int] = field(repr=False)  # each partition's place in the listing
 
 
-def partitions(spark: SparkSession, table: str) -> Partitions:
-    """Every partition of a table with its location (one metastore request for the whole table)."""
+def partitions(spark: SparkSession, table: str, only: Sequence[PartitionValues] | None = None) -> Partitions:
+    """A table's partitions with their locations: every one (one metastore request for the whole table),
+    or `only` those that exist of the given ones. Up to PARTITION_BATCH of those are asked for one by one,
+    so that a nightly run's cost does not grow with the table's history; more, and the table is listed."""
     session_catalog = spark._jsparkSession.sessionState().catalog()
     ident = _table_identifier(spark, table)
-    columns = tuple(str(c) for c in _java_list(spark, session_catalog.getTableMetadata(ident).partitionColumnNames()))
-    listing = session_catalog.listPartitions(ident, _jvm(spark).scala.Option.empty())
+    columns = partition_columns(spark, table)
+    jvm = _jvm(spark)
+    if only is not None and len(only) <= PARTITION_BATCH:
+        no_spec = jvm.scala.collection.immutable.HashMap()
+        found = [
+            p
+            for values in only
+            for p in _java_list(spark, session_catalog.listPartitions(ident, jvm.scala.Some(_spec(no_spec, columns, values))))
+        ]
+        listing = _scala_seq(spark, found)
+    else:
+        listing = session_catalog.listPartitions(ident, jvm.scala.Option.empty())
     helper = bulk_helper(spark)
     rows = json.loads(helper.locations(listing, json.dumps(columns))) if helper else _locations_one_by_one(spark, listing, columns)
     found = [(tuple(_from_spec(value) for value in row[:-1]), same_spelling(row[-1])) for row in rows]
     return Partitions(table, columns, dict(found), listing, {values: place for place, (values, _) in enumerate(found)})
+
+
+def partition_columns(spark: SparkSession, table: str) -> tuple[str, ...]:
+    """The table's partition columns, in the metastore's order."""
+    metadata = spark._jsparkSession.sessionState().catalog().getTableMetadata(_table_identifier(spark, table))
+    return tuple(str(c) for c in _java_list(spark, metadata.partitionColumnNames()))
 
 
 def bulk_helper(spark: SparkSession) -> Any | None:

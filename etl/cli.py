@@ -300,14 +300,16 @@ def cmd_quarantine(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 def cmd_unlock(conf: ConfigDir, args: argparse.Namespace) -> int:
     from etl import lock
+    from etl.run.audited import sweep, sweep_tables
 
-    config = conf.job(args.job)
-    spark = _session(conf.env(args.env), "etl-unlock")
+    config, env = conf.job(args.job), conf.env(args.env)
+    spark = _session(env, "etl-unlock")
     holder = lock.holder_of(spark, config.name)
     if holder is None or not lock.release(spark, config.name, holder.run_id):
         print(f"{config.name}: no lock", file=sys.stderr)
         return 0
     print(f"{config.name}: removed the lock of run {holder.run_id} (pid {holder.pid} on {holder.host})", file=sys.stderr)
+    sweep(spark, Zones.from_env(env), sweep_tables(config, env))  # what the dead run left in the job's tables
     return 0
 
 

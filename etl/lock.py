@@ -59,20 +59,22 @@ class Holder:
         return False
 
 
-def acquire(spark: SparkSession, zones: Zones, job: str, run_id: str) -> None:
-    """Take the job's lock for run_id, or raise JobLocked naming the run that holds it."""
+def acquire(spark: SparkSession, zones: Zones, job: str, run_id: str) -> Holder | None:
+    """Take the job's lock for run_id, or raise JobLocked naming the run that holds it; returns the dead
+    run whose lock it took over, if any (what that run left behind is for the caller to sweep)."""
     ensure_table(spark, zones)
     mine = Holder(run_id, os.getpid(), socket.gethostname())
+    dead = None
     for _ in range(2):  # a second try after removing a dead run's lock
         try:
             catalog.add_partitions(spark, LOCK_TABLE, ["job"], {(job,): join(_table_location(zones), f"job={job}", mine.folder)})
-            return
+            return dead
         except Exception as error:
             holder = holder_of(spark, job)
             if holder is None:
                 raise  # not a lock someone holds: the metastore failed
             if holder.run_id == run_id:  # ours: the add went through, its answer was lost and its retry found it
-                return
+                return dead
             if not holder.is_dead_here():
                 raise JobLocked(
                     f"{job} is already running: run {holder.run_id} (pid {holder.pid} on {holder.host}) holds its lock; "
@@ -80,6 +82,7 @@ def acquire(spark: SparkSession, zones: Zones, job: str, run_id: str) -> None:
                 ) from error
             log.warning("%s: taking over the lock of run %s, whose process %d is gone", job, holder.run_id, holder.pid)
             release(spark, job, holder.run_id)
+            dead = holder
     raise JobLocked(f"{job}: could not take its lock")
 
 

@@ -25,11 +25,13 @@ Modes:
 - merge: existing rows whose keys are not in the new data (in the partitions the new data touches)
   plus the new rows, then written as overwrite_partitions (or overwrite when unpartitioned).
 
-Old folders are returned to the caller, who deletes them once every target of the run is loaded. What a
-killed run leaves behind (a run folder never registered, partition folders its commit did not reach, old
-folders it did not delete) is registered nowhere, so no reader sees it, and the table's next write
-deletes it. So, as with any Hive table, one writer per table at a time: to a writer, another writer's
-folder that is not registered yet looks like a killed run's.
+Old folders are returned to the caller, who deletes them once every target of the run is loaded. A write
+looks up only the partitions it touches (the whole table for overwrite), so a nightly run costs the same
+whatever the table's history. What a killed run leaves behind (a run folder never registered, partition
+folders its commit did not reach, old folders it did not delete) is registered nowhere, so no reader sees
+it; the job's next run, finding the dead run's lock, sweeps the job's tables (sweep(): the one step that
+lists every partition), and so does `etl unlock`. So, as with any Hive table, one writer per table at a
+time: to a sweep, another writer's folder that is not registered yet looks like a killed run's.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from etl.catalog import PartitionValues
 from etl.config.models import TargetConfig
 from etl.context import RunContext
 from etl.load.common import FAILED_RULES, LOADED, QUARANTINED, ROUTE, conform, ensure_table
-from etl.zones import join
+from etl.zones import Zones, join
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,11 @@ class Staged:
     table: str
     root: str
     folder: str
-    columns: tuple[str, ...]  # the partition columns
-    current: catalog.Partitions | None  # partitioned: the partitions registered when the write began
+    columns: tuple[str, ...]  # the partition columns (none: unpartitioned)
     old_folder: str | None  # unpartitioned: the table's location when the write began
     dropping: Callable[[PartitionValues], bool]  # partitioned: whether a partition absent from the new rows goes
+    whole: bool = False  # partitioned: the write replaces the whole table (every partition is looked up)
+    replacing: tuple[PartitionValues, ...] = ()  # partitions replaced even when the new rows have none
     incoming: DataFrame | None = None  # append and merge: the new rows, persisted (the write reads them twice)
     created: bool = False  # the table did not exist before this write
 
@@ -102,8 +105,7 @@ def stage(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
     for them (they are dropped then).
     """
     root = catalog.table_location(ctx.zones, target.table)
-    folders = fs.list_folders(spark, root)
-    fresh_folder = join(root, fresh_name(folders, ctx.run_id))
+    fresh_folder = join(root, fresh_name(fs.list_folders(spark, root), ctx.run_id))
     data = df.drop(ROUTE, FAILED_RULES)
     # A new unpartitioned table reads an empty folder until the run publishes.
     empty = join(root, f"{RUN_PREFIX}{ctx.run_id}-empty")
@@ -113,14 +115,13 @@ def stage(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
     df = routed_as_table(spark, df, target.table)
     columns = tuple(target.partition_by)
     if target.partition_by:
-        current = catalog.partitions(spark, target.table)
-        remove_unregistered(spark, root, folders, set(current.locations.values()), ctx.run_id, target.partition_by)
-        dropping = (lambda values: True) if target.mode == "overwrite" else (lambda values: values in replacing)
-        staged = Staged(target.table, root, fresh_folder, current.columns, current, None, dropping)
+        whole = target.mode == "overwrite"
+        dropping = (lambda values: True) if whole else (lambda values: values in replacing)
+        staged = Staged(
+            target.table, root, fresh_folder, catalog.partition_columns(spark, target.table), None, dropping, whole, tuple(replacing)
+        )
     else:
-        old_folder = catalog.current_location(spark, target.table)
-        remove_unregistered(spark, root, folders, {old_folder}, ctx.run_id, columns=())
-        staged = Staged(target.table, root, fresh_folder, (), None, old_folder, lambda values: False)
+        staged = Staged(target.table, root, fresh_folder, (), catalog.current_location(spark, target.table), lambda values: False)
     staged = dataclasses.replace(staged, created=created)
     if not created and target.mode in ("append", "merge"):
         df = df.persist()
@@ -134,7 +135,7 @@ def publish(spark: SparkSession, staged: Staged) -> list[str]:
     """Switch the staged rows in through the metastore; returns the folders to delete once the run has
     loaded (the ones replaced, and the staged quarantined rows, which the quarantine table has by then)."""
     leftover = [staged.quarantined] if fs.exists(spark, staged.quarantined) else []
-    if staged.current is None:
+    if not staged.columns:
         fs.mkdirs(spark, staged.loaded)  # no rows at all: the table is empty from now on
         catalog.set_location(spark, staged.table, staged.loaded)
         previous = staged.old_folder or ""
@@ -142,14 +143,14 @@ def publish(spark: SparkSession, staged: Staged) -> list[str]:
             previous = run_folder(staged.root, previous)  # the whole of the run folder the table read
         return [*([previous] if previous and previous.rstrip("/") != staged.folder.rstrip("/") else []), *leftover]
     written = staged_partitions(spark, staged.loaded, staged.columns)
-    current = staged.current
+    # only the partitions this write touches are looked up, unless it replaces the whole table
+    current = catalog.partitions(spark, staged.table, None if staged.whole else sorted({*written, *staged.replacing}, key=str))
     old = current.locations
     added = {values: location for values, location in written.items() if values not in old}
     replaced = {values: location for values, location in written.items() if values in old}
     dropped = [values for values in old if values not in written and staged.dropping(values)]
     switch(spark, current, added, replaced, dropped)
-    still = {location for values, location in old.items() if values not in replaced and values not in dropped}
-    superseded = to_delete(staged.root, [old[values] for values in [*replaced, *dropped]], still | set(written.values()))
+    superseded = to_delete(spark, staged.root, [old[values] for values in [*replaced, *dropped]])
     return [*superseded, *leftover] if written else [*superseded, staged.folder]
 
 
@@ -211,17 +212,28 @@ def fresh_name(folders: list[str], run_id: str) -> str:
 # --- the switch ------------------------------------------------------------------------------------------
 
 
-def to_delete(root: str, superseded: list[str], registered: set[str]) -> list[str]:
+def to_delete(spark: SparkSession, root: str, superseded: list[str]) -> list[str]:
     """The folders to delete once the run has loaded: each superseded partition's folder, or its whole run
-    folder when no registered partition is left in it, so that run folders do not outlive their data."""
-    in_use = _with_ancestors(registered)
+    folder when every partition folder in it is superseded, so that run folders do not outlive their data.
+    One glob per run folder concerned: the cost follows what the run replaces, not the table's size."""
+    by_run: dict[str, list[str]] = {}
     folders = []
     for location in superseded:
-        name = location.removeprefix(f"{root}/").split("/")[0] if location.startswith(f"{root}/{RUN_PREFIX}") else None
-        folder = location if name is None or join(root, name) in in_use else join(root, name)
-        if folder not in folders:
-            folders.append(folder)
+        if location.startswith(join(root, RUN_PREFIX)):
+            by_run.setdefault(run_folder(root, location), []).append(location.rstrip("/"))
+        elif location not in folders:
+            folders.append(location)  # a partition of an earlier version's layout, <table>/<col>=<value>
+    for folder, locations in by_run.items():
+        held = partition_folders(spark, folder, len(locations[0].removeprefix(folder).strip("/").split("/")))
+        folders += [folder] if held <= set(locations) else sorted(set(locations))
     return folders
+
+
+def partition_folders(spark: SparkSession, folder: str, depth: int) -> set[str]:
+    """The folders `depth` levels under a run folder that hold partitions (<col>=<value> at every level
+    below the route's, in today's layout and in earlier versions' without it)."""
+    levels = ["*=*"] * depth
+    return {found.rstrip("/") for found in fs.glob(spark, join(fs.glob_escaped(folder), *levels))}
 
 
 def staged_partitions(spark: SparkSession, folder: str, columns: tuple[str, ...]) -> dict[PartitionValues, str]:
@@ -300,8 +312,20 @@ def partition_key(columns: list[str]) -> Column:
 # --- what killed runs left behind ----------------------------------------------------------------------
 
 
+def sweep(spark: SparkSession, table: str, zones: Zones, running: str | None = None) -> None:
+    """Delete what runs killed outright left in a table's folder (sparing the folders of the run
+    `running`): after a run that died (its lock was taken over, or removed by `etl unlock`). Lists every
+    partition of the table, so not every night."""
+    root = catalog.table_location(zones, table)
+    if not catalog.table_exists(spark, table) or not fs.exists(spark, root):
+        return
+    columns = catalog.partition_columns(spark, table)
+    registered = set(catalog.partitions(spark, table).locations.values()) if columns else {catalog.current_location(spark, table)}
+    remove_unregistered(spark, root, fs.list_folders(spark, root), registered, running, columns)
+
+
 def remove_unregistered(
-    spark: SparkSession, root: str, folders: list[str], registered: set[str], run_id: str, columns: Sequence[str]
+    spark: SparkSession, root: str, folders: list[str], registered: set[str], running: str | None, columns: Sequence[str]
 ) -> None:
     """Delete what earlier runs wrote under root that no registered location uses.
 
@@ -312,7 +336,7 @@ def remove_unregistered(
     partitions, one glob finds the partition folders (<col>=<value>, a level per column) that are not.
     """
     in_use = _with_ancestors(registered)
-    earlier = [join(root, name) for name in folders if name.startswith(RUN_PREFIX) and not is_run_of(name, run_id)]
+    earlier = [join(root, name) for name in folders if name.startswith(RUN_PREFIX) and not (running and is_run_of(name, running))]
     unused = [folder for folder in earlier if folder not in in_use]
     holding = {folder for folder in earlier if folder in in_use and folder not in registered}
     if holding:

@@ -1,30 +1,36 @@
-"""Around every run, batch or stream: the job's lock held while it runs, and its audit row written after
-it, succeeded or failed (with the error in one line)."""
+"""Around every run, batch or stream: the job's lock held while it runs (after a run that died holding
+it, a sweep of what that run left in the job's tables), and its audit row written after it, succeeded or
+failed (with the error in one line)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
-from etl import audit, lock
+from etl import audit, lock, quarantine
+from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
 from etl.errors import one_line
+from etl.load import parquet
+from etl.zones import Zones
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
-def audited(spark: SparkSession, ctx: RunContext) -> Iterator[audit.RunRecord]:
-    """The block fills in the record's counts."""
+def audited(spark: SparkSession, ctx: RunContext, tables: Sequence[str]) -> Iterator[audit.RunRecord]:
+    """The block fills in the record's counts; `tables` are the job's Parquet tables (sweep_tables)."""
     record = audit.RunRecord.start(ctx, datetime.now(UTC))
     locked = False
     try:
-        lock.acquire(spark, ctx.zones, ctx.job, ctx.run_id)
+        dead = lock.acquire(spark, ctx.zones, ctx.job, ctx.run_id)
         locked = True
+        if dead:
+            sweep(spark, ctx.zones, tables, ctx.run_id)
         yield record
         record.status = "succeeded"
     except Exception as error:
@@ -36,6 +42,19 @@ def audited(spark: SparkSession, ctx: RunContext) -> Iterator[audit.RunRecord]:
         _write_audit_row(spark, ctx, record)
         if locked:
             _release(spark, ctx, failed=record.status == "failed")
+
+
+def sweep_tables(config: JobConfig, env: EnvConfig) -> list[str]:
+    """The Parquet tables a run of the job writes, where a run that died may have left folders: its
+    Parquet targets and its quarantine tables (the shared audit and bookmark tables are not swept: another
+    job may be writing them)."""
+    targets = [t.table for t in config.targets.values() if (t.format or env.tables.default_format) == "parquet"]
+    return [*targets, *quarantine.tables_of(config).values()]
+
+
+def sweep(spark: SparkSession, zones: Zones, tables: Sequence[str], running: str | None = None) -> None:
+    for table in tables:
+        parquet.sweep(spark, table, zones, running)
 
 
 def _release(spark: SparkSession, ctx: RunContext, failed: bool) -> None:

@@ -2,6 +2,8 @@
 
   lock -> read -> transform -> stage -> check -> validate -> publish -> bookmarks -> audit row
 
+lock      one run of the job at a time; after a run that died holding the lock, what it left in the
+          job's tables is swept first (etl/run/audited.py)
 stage     each output computed once and written once, where no reader looks yet; the same pass
           routes its quarantined rows beside the loaded ones, drops the rows business rules dropped,
           and counts all of it (DataFrame.observe), with the sources' rows read
@@ -34,7 +36,7 @@ from etl.quality import ValidationResult
 from etl.quality.routing import Rule, Tally, counters, mark, quarantine_rules, routed, row_checks, tally
 from etl.quality.validate import import_in_background, overall_status
 from etl.run import observed as observe
-from etl.run.audited import audited
+from etl.run.audited import audited, sweep_tables
 from etl.run.checks import account, check_volumes, require_unique_merge_keys
 from etl.run.load import write_quarantine
 from etl.run.transformed import derived, transformed
@@ -58,9 +60,9 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
         import_in_background()
     validations: list[ValidationResult] = []
     staged: dict[str, Staged] = {}
-    published: set[str] = set()
+    publishing: set[str] = set()
     watch = Stopwatch()
-    with audited(spark, ctx) as record:
+    with audited(spark, ctx, sweep_tables(job.config, job.env)) as record:
         try:
             watch.lap("lock")
             taken = _new_files(job, ctx)
@@ -106,8 +108,8 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
             superseded = write_quarantine(spark, config, ctx, raw, marked, staged, record)
             for name, target_staged in staged.items():
                 log.info("publishing %s into %s", name, config.targets[name].table)
+                publishing.add(name)
                 superseded += publish(spark, target_staged)
-                published.add(name)
                 record.rows_written[name] = tallies[name].loaded
             for folder in superseded:  # only now: until every target is published, a staged output may read them
                 fs.delete(spark, folder)
@@ -117,7 +119,7 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
         finally:
             for name, target_staged in staged.items():
                 release(target_staged)
-                if name not in published:
+                if name not in publishing:  # a publish cut short may have registered part of its staging
                     discard(spark, target_staged)
     watch.lap("audit")
     log.info("run %s stage seconds: %s", ctx.run_id, watch)

@@ -39,7 +39,7 @@ from etl.errors import EtlError
 from etl.extract.streams import malformed_records, read_stream, well_formed_records
 from etl.job import Job
 from etl.load import write_table
-from etl.run.audited import audited
+from etl.run.audited import audited, sweep_tables
 from etl.run.transformed import transformed
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def run_stream(job: Job, ctx: RunContext, every_seconds: int | None = None) -> a
     """Run the job's queries: until all input is processed (every_seconds None), or until interrupted."""
     spark: SparkSession = job.spark
     counts: dict[str, Counts] = {}
-    with audited(spark, ctx) as record:
+    with audited(spark, ctx, sweep_tables(job.config, job.env)) as record:
         raw = {name: read_stream(spark, name, source, job.env, ctx) for name, source in job.config.sources.items()}
         outputs = transformed(job, ctx, {name: well_formed_records(frame) for name, frame in raw.items()})
         queries: dict[str, StreamingQuery] = {}

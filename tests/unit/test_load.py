@@ -290,6 +290,8 @@ def test_a_crash_before_the_switch_leaves_the_old_rows_and_the_next_write_cleans
     assert locations(spark, table) == old_locations
 
     parquet.write(spark, spark.createDataFrame([(3, "next", D3)], SCHEMA), target, make_ctx(D3))
+    assert leftover.is_dir()  # a write looks only at its own partitions
+    parquet.sweep(spark, table, zones)  # what the run after a dead one does, and `etl unlock`
     assert not leftover.exists()
     assert rows(spark, table) == [(1, "old", D1), (2, "old", D2), (3, "next", D3)]
     assert parquet_folders(zones, table) == set(locations(spark, table).values())
@@ -319,8 +321,10 @@ def test_a_crash_in_the_middle_of_the_switch_leaves_each_partition_old_or_new(  
     assert len(rows(spark, table)) == len(days) and sorted(by_day) == days  # no partition missing, none doubled
     assert sorted(by_day.values()) == ["new", "new", "old", "old", "old", "old"]
 
-    # the next write of another day deletes the crashed run's unregistered folders and the two old ones it superseded
+    # the sweep deletes the crashed run's unregistered folders and the two old ones it superseded
     parquet.write(spark, spark.createDataFrame([(9, "next", D1 + timedelta(days=9))], SCHEMA), target, make_ctx(D3))
+    assert len(parquet_folders(zones, table)) == 2 * len(days) + 1  # the old run's 6, the crashed run's 6, the next one
+    parquet.sweep(spark, table, zones)
     assert parquet_folders(zones, table) == set(locations(spark, table).values())
     assert len(rows(spark, table)) == len(days) + 1
 
@@ -360,6 +364,15 @@ def test_partitions_are_added_and_switched_in_batches(  # type: ignore[no-untype
     assert [r for r in requests if "partition" in r] == ["get_partitions_ps_with_auth", *["alter_partitions"] * 3]
     assert len(requests) < len(days)  # fewer metastore requests in all than partitions
     assert sorted(locations(spark, table).values()) == [f"{root}/run-{second.run_id}/etl_rows=loaded/d={day}" for day in days]
+
+    seen = len(metastore_requests(env))
+    third = make_ctx(D3)
+    parquet.write(spark, data.where(data.d.isin(days[:2])), target, third)  # two of the 50 partitions, as a nightly run
+    requests = metastore_requests(env)[seen:]
+    # the two partitions asked for by name (a lookup each), not the table's 50 listed; one request switches both
+    assert [r for r in requests if "partition" in r] == ["get_partitions_ps_with_auth"] * 2 + ["alter_partitions"]
+    expected = {day: f"{root}/run-{(third if day in days[:2] else second).run_id}/etl_rows=loaded/d={day}" for day in days}
+    assert locations(spark, table) == {f"d={day}": location for day, location in expected.items()}
 
 
 @pytest.mark.parametrize("partition_by", [[], ["d"]])

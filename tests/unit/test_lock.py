@@ -77,13 +77,23 @@ def plant_lock(spark: SparkSession, zones: Zones, job: str, holder: lock.Holder)
 def test_the_lock_of_a_killed_run_on_this_host_is_taken_over(spark: SparkSession, env: EnvConfig, tmp_path: Path, zones: Zones) -> None:
     import socket
 
+    job = make_job(spark, env, tmp_path, "after_stale")
+    assert run_batch(job, new_ctx(zones, "tinystale")).record.status == "succeeded"
+    # the dead run had staged its rows: a run folder that nothing registered refers to
+    table = local_path(catalog.table_location(zones, "unit_job.after_stale"))
+    assert table is not None
+    staged = table / "run-20240101T000000Z-deadbeef" / "etl_rows=loaded" / "dt=2024-01-01"
+    staged.mkdir(parents=True)
+    (staged / "part-00000.parquet").write_bytes(b"PAR1")
     gone = subprocess.Popen(["true"])
     gone.wait()  # its pid names no process now
     plant_lock(spark, zones, "tinystale", lock.Holder("20240101T000000Z-deadbeef", gone.pid, socket.gethostname()))
-    outcome = run_batch(make_job(spark, env, tmp_path, "after_stale"), new_ctx(zones, "tinystale"))
+
+    outcome = run_batch(job, new_ctx(zones, "tinystale"))
     assert outcome.record.status == "succeeded"
     assert rows(spark, "unit_job.after_stale") == ONE_RUN
     assert lock.holder_of(spark, "tinystale") is None
+    assert not staged.parent.parent.exists()  # swept before the run staged anything
 
 
 def test_a_lock_that_is_already_the_runs_own_is_taken(spark: SparkSession, zones: Zones) -> None:
