@@ -8,6 +8,7 @@ session catalog, not SQL, whose statements also recompute every cached DataFrame
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pyspark.sql import types as T
 
 from etl.config.models import identifier, table_name
 from etl.zones import Zones, join, same_spelling
+
+log = logging.getLogger(__name__)
 
 # How Hive names the partition of a null value, in its partition specs and folder names.
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -158,7 +161,19 @@ def bulk_helper(spark: SparkSession) -> Any | None:
     """etl/jvm/etl/hive/PartitionBatches, which reads and relocates partitions in one JVM call each, when
     its jar (built by `make setup`) is on the driver's classpath; without it, py4j calls per partition."""
     found = _jvm(spark).etl.hive.PartitionBatches
-    return found if isinstance(found, JavaClass) else None
+    if isinstance(found, JavaClass):
+        return found
+    global _warned_no_helper
+    if not _warned_no_helper:
+        log.warning(
+            "etl-catalog.jar is not on the driver's classpath: partitions are read and moved one py4j call at a time "
+            "(`make setup` builds it; releases pass it with spark-submit --jars)"
+        )
+        _warned_no_helper = True
+    return None
+
+
+_warned_no_helper = False
 
 
 def _locations_one_by_one(spark: SparkSession, listing: Any, columns: tuple[str, ...]) -> list[list[str]]:

@@ -76,7 +76,7 @@ def cmd_package(conf: ConfigDir, args: argparse.Namespace) -> int:
     built = build(args.source or default_source_root(), args.out)
     digest = hashlib.sha256(built.zip.read_bytes()).hexdigest()
     print(f"{built.zip}  sha256 {digest}  ({len(built.entries)} entries)")
-    for path in (built.main, built.requirements, built.conf):
+    for path in (built.main, built.catalog_jar, built.requirements, built.conf):
         print(f"{path}{'/' if path.is_dir() else ''}")
     return 0
 

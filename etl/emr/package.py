@@ -4,6 +4,8 @@
     dist/main.py             the spark-submit entry point (a copy of etl/emr/main.py)
     dist/conf/               the same conf/, readable without unzipping (and for `etl submit`)
     dist/requirements.txt    setup.py's install_requires without pyspark (EMR ships Spark)
+    dist/etl-catalog.jar     the driver's helper for the metastore's partitions, for spark-submit --jars
+                             (etl/jvm/etl/hive/, built by `make setup` against Spark 3.5's jars)
 
 The zip is reproducible: the same source gives the same bytes (sorted entries, fixed timestamps and
 permissions, one compression level), so two builds of one commit are interchangeable and a deployed
@@ -19,7 +21,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from etl.emr.steps import CATALOG_JAR_NAME
 from etl.errors import EtlError
+from etl.session import CATALOG_JAR
 
 # The packages the zip carries, and the folders of them that never run on a cluster.
 PACKAGES = ("etl", "jobs")
@@ -45,6 +49,7 @@ class Package:
     conf: Path
     requirements: Path
     entries: tuple[str, ...]
+    catalog_jar: Path
 
 
 def default_source_root() -> Path:
@@ -140,6 +145,8 @@ def build(root: Path, out: Path) -> Package:
     root = root.resolve()
     version = source_version(root)
     files = zip_files(root)
+    if not CATALOG_JAR.is_file():
+        raise EtlError(f"{CATALOG_JAR} is missing: `make setup` builds it from etl/jvm/etl/hive/ (it needs javac, from a JDK 17)")
     _clear(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -154,12 +161,14 @@ def build(root: Path, out: Path) -> Package:
     lines = runtime_requirements(root)
     header = f"# Python requirements of the cluster nodes: setup.py's install_requires without {', '.join(sorted(PROVIDED_BY_EMR))} (EMR ships it)."
     requirements.write_text("\n".join([header, *lines]) + "\n")
-    return Package(out, zip_path, main, out / "conf", requirements, entries)
+    catalog_jar = out / CATALOG_JAR_NAME
+    shutil.copyfile(CATALOG_JAR, catalog_jar)
+    return Package(out, zip_path, main, out / "conf", requirements, entries, catalog_jar)
 
 
 # What a build writes; an output folder holding anything else is not a build's, and is left alone.
 def _ours(path: Path) -> bool:
-    return path.name in ("main.py", "requirements.txt", "conf") or re.fullmatch(r"etl-.+\.zip", path.name) is not None
+    return path.name in ("main.py", "requirements.txt", "conf", CATALOG_JAR_NAME) or re.fullmatch(r"etl-.+\.zip", path.name) is not None
 
 
 def _clear(out: Path) -> None:

@@ -26,6 +26,10 @@ DEFAULT_DEPLOY_MODE: DeployMode = "client"
 # A failed load must not stop a long-running cluster, nor the steps queued behind it (other jobs).
 DEFAULT_ACTION_ON_FAILURE: ActionOnFailure = "CONTINUE"
 
+# Beside the zip in every release (etl/emr/package.py); on the driver's classpath, it reads and moves a
+# table's partitions in one JVM call each (etl/catalog.py), where py4j makes a round trip per partition.
+CATALOG_JAR_NAME = "etl-catalog.jar"
+
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
 
 
@@ -51,8 +55,8 @@ def spark_submit_args(
     master: str | None = None,
     version: str = __version__,
 ) -> list[str]:
-    """spark-submit [--master M] --deploy-mode D --py-files <artifacts>/etl-<v>.zip <artifacts>/main.py --job .. --env ..
-    then --run-date D, or --from D --to D for a backfill.
+    """spark-submit [--master M] --deploy-mode D --py-files <artifacts>/etl-<v>.zip --jars <artifacts>/etl-catalog.jar
+    <artifacts>/main.py --job .. --env .. then --run-date D, or --from D --to D for a backfill.
 
     `artifacts` is the folder (any URI or path Spark reads) holding a dist/ built by `etl package`.
     `backfill` None means: a backfill when the window has more than one day."""
@@ -69,6 +73,8 @@ def spark_submit_args(
         deploy_mode,
         "--py-files",
         f"{base}/{zip_name(version)}",
+        "--jars",
+        f"{base}/{CATALOG_JAR_NAME}",
         f"{base}/main.py",
         "--job",
         job,

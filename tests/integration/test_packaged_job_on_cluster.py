@@ -117,7 +117,8 @@ def submit(cluster: StandaloneCluster, args: list[str], python: Path, cwd: Path,
 
 
 def test_the_release_is_what_the_steps_point_at(released: list[str]) -> None:
-    assert sorted(key.rsplit("/", 1)[1] for key in released if "/conf/" not in key) == ["etl-0.1.0.zip", "main.py", "requirements.txt"]
+    shipped = sorted(key.rsplit("/", 1)[1] for key in released if "/conf/" not in key)
+    assert shipped == ["etl-0.1.0.zip", "etl-catalog.jar", "main.py", "requirements.txt"]
 
 
 def test_without_the_zip_the_step_fails_loudly(  # type: ignore[no-untyped-def]
@@ -139,6 +140,8 @@ def test_the_emr_step_loads_correct_iceberg_tables_on_the_cluster(  # type: igno
     step = emr_step("sales_warehouse", "emr", DateWindow(FIRST, LAST), ARTIFACTS)
     done = submit(cluster, step["HadoopJarStep"]["Args"], isolated_python, tmp_path, cluster_settings(s3_server, metastore))
     assert done.returncode == 0, done.stderr[-4000:]
+    # the driver found the catalog helper the step passes with --jars (the lock alone lists partitions)
+    assert "etl-catalog.jar is not on the driver's classpath" not in done.stdout + done.stderr
     # the executors ran job code from the zip Spark shipped to them
     executor_logs = [p for p in (cluster.work_dir / "worker").rglob("stderr")]
     assert executor_logs

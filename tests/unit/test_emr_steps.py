@@ -48,6 +48,8 @@ def test_one_day(capsys: pytest.CaptureFixture[str]) -> None:
                     "client",
                     "--py-files",
                     "s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip",
+                    "--jars",
+                    "s3://acme-etl/artifacts/0.1.0/etl-catalog.jar",
                     "s3://acme-etl/artifacts/0.1.0/main.py",
                     "--job",
                     "sales_warehouse",
@@ -90,6 +92,8 @@ def test_backfill_in_cluster_mode(capsys: pytest.CaptureFixture[str]) -> None:
                     "cluster",
                     "--py-files",
                     "s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip",
+                    "--jars",
+                    "s3://acme-etl/artifacts/0.1.0/etl-catalog.jar",
                     "s3://acme-etl/artifacts/0.1.0/main.py",
                     "--job",
                     "sales_warehouse",
@@ -112,8 +116,10 @@ def test_artifacts_default_to_the_envs(tmp_path: Path, capsys: pytest.CaptureFix
     with (conf / "env" / "emr.yaml").open("a") as overlay:
         overlay.write("\nemr:\n  artifacts: s3://${ETL_ARTIFACTS_BUCKET:-acme-etl}/artifacts/0.1.0\n")
     steps = emr_step_json(capsys, "sales_warehouse", "--run-date", "1992-01-02", conf=conf)
-    assert steps[0]["HadoopJarStep"]["Args"][4:6] == [
+    assert steps[0]["HadoopJarStep"]["Args"][4:8] == [
         "s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip",
+        "--jars",
+        "s3://acme-etl/artifacts/0.1.0/etl-catalog.jar",
         "s3://acme-etl/artifacts/0.1.0/main.py",
     ]
     # the lake's ${ETL_BUCKET} is for the cluster's run: printing a step does not need it
@@ -175,6 +181,8 @@ def test_spark_submit_args_run_anywhere() -> None:
         "client",
         "--py-files",
         "/srv/dist/etl-0.1.0.zip",
+        "--jars",
+        "/srv/dist/etl-catalog.jar",
         "/srv/dist/main.py",
         "--job",
         "sales_warehouse",

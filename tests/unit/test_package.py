@@ -65,6 +65,15 @@ def test_zip_holds_the_packages_and_conf_and_nothing_local(built: Package) -> No
     )
 
 
+def test_the_catalog_helper_ships_beside_the_zip(built: Package) -> None:
+    from etl.session import CATALOG_JAR
+
+    assert built.catalog_jar == built.out / "etl-catalog.jar"
+    assert built.catalog_jar.read_bytes() == CATALOG_JAR.read_bytes()  # the jar `make setup` built
+    with zipfile.ZipFile(built.catalog_jar) as jar:
+        assert "etl/hive/PartitionBatches.class" in jar.namelist()
+
+
 def test_requirements_are_setup_pys_without_pyspark(built: Package) -> None:
     lines = [line for line in built.requirements.read_text().splitlines() if not line.startswith("#")]
     assert lines == runtime_requirements(REPO)
@@ -141,7 +150,7 @@ def test_package_command_and_a_foreign_output_folder(tmp_path: Path, capsys: pyt
     assert first.startswith(f"{out / built_zip_name()}  sha256 {sha256(out / built_zip_name())}")
     (out / "etl-0.0.9.zip").write_bytes(b"an older release")
     assert main(["package", "--out", str(out)]) == 0  # an earlier build, old zips included, is replaced
-    assert sorted(p.name for p in out.iterdir()) == sorted(["conf", "main.py", "requirements.txt", built_zip_name()])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["conf", "etl-catalog.jar", "main.py", "requirements.txt", built_zip_name()])
     (out / "notes.txt").write_text("mine")
     capsys.readouterr()
     assert main(["package", "--out", str(out)]) == 1
