@@ -278,8 +278,8 @@ def cmd_report(conf: ConfigDir, args: argparse.Namespace) -> int:
 def cmd_quarantine(conf: ConfigDir, args: argparse.Namespace) -> int:
     """Each row: table, rules, reason (why a raw line is malformed), record (the row as JSON, or a malformed
     line's raw text), source_file, run_id."""
-    from etl import quarantine
     from etl.catalog import table_exists
+    from etl.state import quarantine
 
     env = conf.env(args.env)
     config = conf.job(args.job)
@@ -299,8 +299,8 @@ def cmd_quarantine(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 
 def cmd_unlock(conf: ConfigDir, args: argparse.Namespace) -> int:
-    from etl import lock
     from etl.run.audited import sweep, sweep_tables
+    from etl.state import lock
 
     config, env = conf.job(args.job), conf.env(args.env)
     spark = _session(env, "etl-unlock")

@@ -6,7 +6,7 @@ Spark starts, a command takes an exclusive flock on <local_state>/metastore.lock
 holds it; another command fails at once naming the holder, or, asked to, waits for it. The OS releases
 a flock when its process ends, however it ends: a killed command leaves no stale lock.
 
-Envs with a metastore service (thrift, Glue, an EMR cluster's) need none of this: etl/lock.py keeps two
+Envs with a metastore service (thrift, Glue, an EMR cluster's) need none of this: etl/state/lock.py keeps two
 runs of one job apart there, in the metastore itself.
 """
 

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from etl.context import RunContext
 from etl.job import Job
-from etl.transform.rules import drop_where, kept
+from etl.transform.rules import drop_where
 from etl.transform.sessionize import sessionize
 
 MONEY = "decimal(12,2)"
@@ -58,11 +58,16 @@ def query_value(query: Column, name: str) -> Column:
 
 
 def page_views(logs: DataFrame, params: Params) -> DataFrame:
-    """Every request as a page-view row; rows that are not page views, or are a crawler's, marked dropped."""
+    """Every request as a page-view row, with whether it is a page view at all and whether a crawler made it."""
     is_bot = F.coalesce(F.col("user_agent").rlike(params.bot_user_agents), F.lit(False))
     cookie = F.regexp_extract("cookie", r"(?:^|;\s*)visitor_id=([^;]+)", 1)
     anonymous = F.concat(F.lit("anon-"), F.substring(F.sha2(F.concat_ws("|", "client_ip", "user_agent"), 256), 1, 16))
-    views = logs.select(
+    page = (
+        (F.col("method") == "GET")
+        & F.col("status").isin(200, 304)
+        & F.coalesce(F.col("content_type").startswith("text/html"), F.lit(False))
+    )
+    return logs.select(
         F.col("dt").alias("event_date"),
         F.col("request_time").alias("event_time"),
         F.when(cookie != "", cookie).otherwise(anonymous).alias("visitor_id"),
@@ -77,18 +82,21 @@ def page_views(logs: DataFrame, params: Params) -> DataFrame:
         "edge_location",
         "status",
         is_bot.alias("is_bot"),
-        F.col("method"),
-        F.col("content_type"),
+        page.alias("is_page_view"),
     )
-    page = (
-        (F.col("method") == "GET")
-        & F.col("status").isin(200, 304)
-        & F.coalesce(F.col("content_type").startswith("text/html"), F.lit(False))
-    )
-    views = drop_where(views, "not_a_page_view", ~page)
+
+
+def human_page_views(views: DataFrame) -> DataFrame:
+    return views.where(F.col("is_page_view") & ~F.col("is_bot"))
+
+
+def fact_rows(views: DataFrame, params: Params) -> DataFrame:
+    """The rows of fact_pageviews: requests that are not page views dropped by the rule not_a_page_view,
+    and crawlers' by bot_traffic (or kept, flagged by is_bot, as params.bots says)."""
+    views = drop_where(views, "not_a_page_view", ~F.col("is_page_view"))
     if params.bots == "drop":
         views = drop_where(views, "bot_traffic", F.col("is_bot"))
-    return views.drop("method", "content_type")
+    return views.drop("is_page_view")
 
 
 def sessions_of(views: DataFrame, timeout_seconds: int) -> DataFrame:
@@ -162,11 +170,11 @@ class ClickstreamSessions(Job):
         # early page views continue a session of the day before it.
         previous_day = datetime.combine(ctx.window.first - timedelta(days=1), time())
         earlier = page_views(sources["earlier_logs"], params).where(F.col("event_time") >= F.lit(previous_day - timedelta(seconds=timeout)))
-        humans = kept(views.unionByName(earlier)).where(~F.col("is_bot"))
+        humans = human_page_views(views.unionByName(earlier))
         sessioned = sessionize(humans, "visitor_id", "event_time", timeout, tie_break="request_id")
         sessions = sessions_of(sessioned, timeout).where(F.col("session_date") >= F.lit(previous_day.date()))
         in_window = sessioned.where(F.col("event_date") >= F.lit(ctx.window.first)).select("request_id", "session_id")
-        fact = views.join(in_window, "request_id", "left")
+        fact = fact_rows(views, params).join(in_window, "request_id", "left")
         return {"fact_pageviews": fact, "sessions": sessions}
 
     def derive(self, ctx: RunContext, loaded: Mapping[str, DataFrame]) -> dict[str, DataFrame]:

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
-from etl import audit, lock, quarantine
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
 from etl.errors import one_line
 from etl.load import parquet
+from etl.state import audit, lock, quarantine
 from etl.zones import Zones
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, Observation
 
-from etl import audit, bookmarks, fs
+from etl import fs
 from etl.context import RunContext
 from etl.errors import SourceError, ValidationFailed
 from etl.extract import source_folders
@@ -41,6 +41,7 @@ from etl.run.checks import account, check_volumes, require_unique_merge_keys
 from etl.run.load import write_quarantine
 from etl.run.transformed import derived, transformed
 from etl.run.validation import failure_line, validate
+from etl.state import audit, bookmarks
 from etl.stopwatch import Stopwatch
 
 log = logging.getLogger(__name__)

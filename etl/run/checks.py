@@ -7,15 +7,15 @@ from collections.abc import Mapping
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from etl import audit
 from etl.accounting import Account
 from etl.accounting import failure_line as accounting_failure
 from etl.config.models import JobConfig
 from etl.context import RunContext
 from etl.errors import LoadError, RowAccountingFailed, VolumeAnomaly
 from etl.quality.routing import Tally
-from etl.volume import earlier_rates
-from etl.volume import judge as judge_volume
+from etl.state import audit
+from etl.state.volume import earlier_rates
+from etl.state.volume import judge as judge_volume
 
 
 def account(config: JobConfig, record: audit.RunRecord, tallies: Mapping[str, Tally]) -> None:

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 
 from pyspark.sql import DataFrame, SparkSession
 
-from etl import audit, quarantine
 from etl.config.models import JobConfig
 from etl.context import RunContext
 from etl.extract.malformed import malformed_rows
 from etl.load import Staged, read_staged
 from etl.load.common import FAILED_RULES, QUARANTINED
 from etl.quality.routing import MARKS, quarantined_rows
+from etl.state import audit, quarantine
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from etl import catalog
-from etl.audit import AUDIT_TABLE
 from etl.config.models import VolumeCheck
+from etl.state.audit import AUDIT_TABLE
 
 
 def judge(source: str, rows: int, days: int, earlier: Sequence[float], check: VolumeCheck) -> str | None:

@@ -34,8 +34,3 @@ def drop_rules(frame: DataFrame) -> list[str]:
     if DROPPED_BY not in frame.columns:
         return []
     return list(frame.schema[DROPPED_BY].metadata.get(_RULES, []))
-
-
-def kept(frame: DataFrame) -> DataFrame:
-    """The rows no rule dropped: for a transform that derives more from the rows it keeps."""
-    return frame.where(F.col(DROPPED_BY).isNull()) if DROPPED_BY in frame.columns else frame

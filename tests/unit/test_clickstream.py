@@ -13,7 +13,7 @@ from etl.extract.cloudfront import parse
 from etl.extract.malformed import MALFORMED
 from etl.transform.rules import DROPPED_BY
 from etl.transform.sessionize import sessionize
-from jobs.clickstream_sessions import Params, page_views
+from jobs.clickstream_sessions import Params, fact_rows, page_views
 
 HEADER = [
     "#Version: 1.0",
@@ -115,7 +115,8 @@ def test_page_views_drop_other_requests_and_crawlers_by_name_or_flag_them(spark:
     ]
     logs = parse(spark.createDataFrame([(text,) for text in lines], "value string")).withColumn("dt", F.lit(date(2020, 12, 10)))
     pattern = "(?i)(bot|crawler)"
-    dropped = page_views(logs, Params(bot_user_agents=pattern, bots="drop")).orderBy("status", "page", "is_bot", DROPPED_BY).collect()
+    dropping = Params(bot_user_agents=pattern, bots="drop")
+    dropped = fact_rows(page_views(logs, dropping), dropping).orderBy("status", "page", "is_bot", DROPPED_BY).collect()
     assert [(r.page, r.status, r[DROPPED_BY]) for r in dropped] == [
         ("/checkout/complete", 200, None),
         ("/checkout/complete", 200, "not_a_page_view"),  # the POST
@@ -125,5 +126,6 @@ def test_page_views_drop_other_requests_and_crawlers_by_name_or_flag_them(spark:
     ]
     view = dropped[0]
     assert (view.visitor_id, view.step, str(view.revenue), view.query) == ("v42", "purchase", "59.90", "order=o1&total=59.90")
-    flagged = page_views(logs, Params(bot_user_agents=pattern, bots="flag")).where(F.col("is_bot")).collect()
+    flagging = Params(bot_user_agents=pattern, bots="flag")
+    flagged = fact_rows(page_views(logs, flagging), flagging).where(F.col("is_bot")).collect()
     assert [(r[DROPPED_BY], r.visitor_id.startswith("anon-")) for r in flagged] == [(None, True)]  # no cookie: ip and agent

@@ -197,7 +197,7 @@ def test_a_failed_run_reports_its_own_error_when_the_lock_cannot_be_released(  #
     spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Such as a metastore that went away: the run's error, not the lock's, is the one line printed."""
-    from etl import lock
+    from etl.state import lock
 
     def unreachable(*args: object, **kwargs: object) -> bool:
         raise RuntimeError("metastore unreachable")

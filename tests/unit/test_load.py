@@ -219,6 +219,17 @@ def test_the_catalog_helper_is_on_the_drivers_classpath(spark: SparkSession) -> 
     assert catalog.bulk_helper(spark) is not None
 
 
+def test_without_the_catalog_helper_a_run_says_so_once(spark: SparkSession, monkeypatch: pytest.MonkeyPatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(catalog, "JavaClass", type("NoSuchClass", (), {}))  # as when the jar is not on the classpath
+    monkeypatch.setattr(catalog, "_warned_no_helper", False)
+    assert catalog.bulk_helper(spark) is None and catalog.bulk_helper(spark) is None
+    warnings = [r.getMessage() for r in caplog.records if r.name == "etl.catalog"]
+    assert warnings == [
+        "etl-catalog.jar is not on the driver's classpath: partitions are read and moved one py4j call at a time "
+        "(`make setup` builds it; releases pass it with spark-submit --jars)"
+    ]
+
+
 def test_partition_values_reach_the_metastore_exactly(spark: SparkSession, make_ctx, partition_calls: str) -> None:  # type: ignore[no-untyped-def]
     schema = "k bigint, name string, n int"
     values = [(1, "it's/a %2F = 'b'\\c", 7), (2, None, -1), (3, "plain", None)]

@@ -11,12 +11,13 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from etl import catalog, lock
+from etl import catalog
 from etl.cli import main
 from etl.config.models import EnvConfig
 from etl.context import DateWindow, RunContext, new_run_id
 from etl.errors import JobLocked
 from etl.run import run_batch
+from etl.state import lock
 from etl.zones import Zones, join, local_path
 from tests.unit.test_job import D1, land, make_job
 

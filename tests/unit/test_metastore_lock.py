@@ -21,7 +21,7 @@ def test_only_envs_with_an_embedded_derby_metastore_have_the_lock(tmp_path: Path
     conf = ConfigDir(REPO_CONF, environ={"ETL_LAKE_ROOT": str(tmp_path / "lake"), "ETL_METASTORE_URIS": "thrift://127.0.0.1:9083"})
     assert lock_path(conf.env("local")) == tmp_path / "lake" / "metastore.lock"
     assert lock_path(conf.env("test")) == tmp_path / "lake" / "metastore.lock"
-    assert lock_path(conf.env("local-hms")) is None  # a metastore service: etl/lock.py's job lock is enough
+    assert lock_path(conf.env("local-hms")) is None  # a metastore service: etl/state/lock.py's job lock is enough
 
 
 def test_a_second_taker_is_told_who_holds_it_until_it_is_released(tmp_path: Path) -> None:

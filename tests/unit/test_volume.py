@@ -9,12 +9,12 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from etl import audit
 from etl.config.models import EnvConfig, VolumeCheck
 from etl.context import DateWindow, RunContext, new_run_id
 from etl.errors import VolumeAnomaly
 from etl.run import run_batch
-from etl.volume import judge
+from etl.state import audit
+from etl.state.volume import judge
 from etl.zones import Zones
 from tests.unit.test_job import D1, land, make_job
 
