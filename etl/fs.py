@@ -95,6 +95,13 @@ def delete(spark: SparkSession, uri: str) -> None:
     fs.delete(path, True)
 
 
+def rename(spark: SparkSession, source: str, target: str) -> None:
+    """Move a file (one rename; on S3 one copy, so the target appears whole)."""
+    path, fs = _path_and_fs(spark, source)
+    if not fs.rename(path, _path_and_fs(spark, target)[0]):
+        raise OSError(f"could not move {source} to {target}")
+
+
 def write_text(spark: SparkSession, uri: str, text: str) -> None:
     """Write (or replace) a small text file."""
     path, fs = _path_and_fs(spark, uri)

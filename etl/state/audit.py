@@ -8,10 +8,11 @@ from datetime import date, datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from etl import fs
+from etl import catalog, fs
 from etl.config.models import TargetConfig
 from etl.context import RunContext
 from etl.load import parquet
+from etl.zones import join
 
 AUDIT_TABLE = "etl_audit.job_runs"
 
@@ -63,9 +64,22 @@ class RunRecord:
 
 
 def write_run(spark: SparkSession, ctx: RunContext, record: RunRecord) -> None:
-    """Append the run's row (parquet, whatever the env's table format: it is small and append-only)."""
+    """Append the run's row (parquet, whatever the env's table format).
+
+    Once the table exists, the row is one file moved into the table's folder: a reader sees it whole or
+    not at all, runs of other jobs appending at the same moment each add their own (each writes in a
+    folder of its own first; Spark's writes into one folder at once would clash), and the cost stays the
+    same however long the log grows."""
     row = asdict(record)
     frame = spark.createDataFrame([tuple(row[name] for name in AUDIT_SCHEMA.names)], AUDIT_SCHEMA)
-    # An append rewrites the (small) audit table into a fresh folder; the superseded one goes now.
-    for folder in parquet.write(spark, frame, TargetConfig(table=AUDIT_TABLE, mode="append"), ctx):
-        fs.delete(spark, folder)
+    if not catalog.table_exists(spark, AUDIT_TABLE):
+        for folder in parquet.write(spark, frame, TargetConfig(table=AUDIT_TABLE, mode="append"), ctx):
+            fs.delete(spark, folder)
+        return
+    location = catalog.current_location(spark, AUDIT_TABLE)
+    incoming = join(location, f"_incoming-{ctx.run_id}")  # a leading _: no reader looks inside
+    frame.coalesce(1).write.parquet(incoming)
+    [written] = [join(incoming, name) for name in fs.list_files(spark, incoming) if name.endswith(".parquet")]
+    fs.rename(spark, written, join(location, f"part-{ctx.run_id}.parquet"))
+    fs.delete(spark, incoming)
+    catalog.forget_metadata(spark, AUDIT_TABLE)
