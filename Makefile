@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit integration lint demo clean metastore-up metastore-down bench bench-scale
+.PHONY: help setup test unit integration lint demo clean metastore-up metastore-down bench bench-scale bench-history
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,12 +69,16 @@ lint: setup ## ruff and mypy
 SF     ?= 1
 RUNS   ?= 3
 SCALES ?= 0.1,1,3
+PARTITIONS ?= 24000
 
 bench: setup ## the nightly load against a hand-written PySpark script (SF=1 RUNS=3); results in bench/results/
 	$(BIN)/python bench/run.py --sf $(SF) --runs $(RUNS)
 
 bench-scale: setup ## how the nightly load's time grows with the data (SCALES=0.1,1,3)
 	$(BIN)/python bench/run.py --scales $(SCALES) --runs 1
+
+bench-history: setup ## the one-day nightly run as loaded and with PARTITIONS per table (default 24000)
+	$(BIN)/python bench/run.py --history $(PARTITIONS) --runs $(RUNS)
 
 # A Hive metastore service on MariaDB, as EMR's external one on RDS (etl/dev/metastore.py); needs mariadb-server and libmariadb-java.
 METASTORE_DIR ?= .cache/metastore

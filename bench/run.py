@@ -2,13 +2,18 @@
 
     python bench/run.py --sf 1 --runs 3          # make bench
     python bench/run.py --scales 0.1,1,3         # make bench-scale
+    python bench/run.py --history 24000          # make bench-history
 
 Lands TPC-H raw data with `etl demo-data` (kept under bench/work/ between calls), then runs, in turn and
-each `--runs` times: `etl backfill sales_warehouse` over the full TPC-H range (the product path), the
-bare script (bench/bare_sales.py) and the product path with validation switched off (a copy of conf/
-whose targets name no suite). The product's runs find the warehouse loaded, as every night but the
-first does (an untimed warm-up run creates its tables and metastore once); the bare script overwrites
-its output folders.
+each `--runs` times: `etl backfill sales_warehouse` over the TPC-H range up to the day before its last
+order date (the product path), the bare script (bench/bare_sales.py) over the same days, the product
+path with validation switched off (a copy of conf/ whose targets name no suite), and the nightly run of
+the last order date by each (`etl run sales_warehouse`, and the script for that day). The product's runs
+find the warehouse loaded, as every night but the first does (an untimed warm-up run creates its tables
+and metastore once); the bare script overwrites its output folders (the day's partitions, one day).
+
+--history N measures the nightly run alone, with fact_sales and agg_sales_daily as they are (about
+2,400 partitions each) and grown to N partitions each by metastore entries (bench/history.py).
 
 Prints wall time (median, min-max), rows per second, peak memory (all the run's processes together)
 and the ratios product / bare and validation's share of the product path; writes them as JSON and a
@@ -40,8 +45,10 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 ETL = Path(sys.executable).parent / "etl"
 LOCAL_FS_JAR = REPO / ".cache" / "jars" / "etl-local-fs.jar"
-FIRST, LAST = "1992-01-01", "1998-12-31"
+# The backfill's days, and the nightly run's day after them: the last order date of TPC-H.
+FIRST, LAST, NIGHT = "1992-01-01", "1998-08-01", "1998-08-02"
 PRODUCT, BARE, NO_VALIDATION = "product", "bare script", "product, validation off"
+NIGHTLY, NIGHTLY_BARE = "product, one day", "bare script, one day"
 STAGES = re.compile(r"stage seconds: (\{.*\})")
 
 
@@ -58,18 +65,25 @@ def main() -> None:
     parser.add_argument("--sf", type=float, default=1.0, help="TPC-H scale factor (default 1)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each variant (default 3)")
     parser.add_argument("--scales", help="a scaling run instead: comma-separated scale factors, product and bare script only")
+    parser.add_argument("--history", type=int, help="the nightly run alone, at the tables' partitions and grown to this many")
     parser.add_argument("--work", type=Path, default=BENCH / "work", help="where the raw data and the runs' output go")
     args = parser.parse_args()
     results = BENCH / "results"
     results.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if args.history:
+        report = {"machine": machine(), **history(args.work, args.sf, args.runs, args.history)}
+        name = f"history-{stamp}"
+        (results / f"{name}.json").write_text(json.dumps(report, indent=2))
+        print(f"\nwritten: {results / name}.json")
+        return
     if args.scales:
         scales = [float(s) for s in args.scales.split(",")]
         report = {"machine": machine(), "scaling": [measure(args.work, sf, args.runs, (PRODUCT, BARE)) for sf in scales]}
         report["fit"] = print_scaling(report["scaling"])
         name = f"scaling-{stamp}"
     else:
-        report = {"machine": machine(), **measure(args.work, args.sf, args.runs, (PRODUCT, BARE, NO_VALIDATION))}
+        report = {"machine": machine(), **measure(args.work, args.sf, args.runs, (PRODUCT, BARE, NO_VALIDATION, NIGHTLY, NIGHTLY_BARE))}
         report["strict_parsing"] = parsing_cost(args.work / f"sf{args.sf:g}" / "lake", args.runs, report["summary"])
         print_table(report)
         name = f"sf{args.sf:g}-{stamp}"
@@ -81,24 +95,12 @@ def main() -> None:
 def measure(work: Path, sf: float, runs: int, variants: tuple[str, ...]) -> dict:
     root = work / f"sf{sf:g}"
     lineitems = land(root, sf)
-    no_validation_conf = without_suites(root / "conf-no-validation")
-    if not (root / "lake" / "metastore_db").exists():
-        print(f"[sf {sf:g}] warm-up: a first backfill creates the warehouse (not timed) ...", flush=True)
-        timed("warm-up", backfill(), {"ETL_LAKE_ROOT": str(root / "lake"), "ETL_CONF_DIR": str(REPO / "conf")})
+    warm_up(root)
     timings: list[Run] = []
     for number in range(1, runs + 1):
         for variant in variants:
             print(f"[sf {sf:g}, run {number}/{runs}] {variant} ...", end=" ", flush=True)
-            if variant == BARE:
-                command = [sys.executable, str(BENCH / "bare_sales.py"), "--raw", str(root / "lake" / "raw"), "--out", str(root / "bare")]
-                command += ["--from", FIRST, "--to", LAST]
-                if LOCAL_FS_JAR.is_file():
-                    command += ["--local-fs-jar", str(LOCAL_FS_JAR)]
-                env = {}
-            else:
-                command = backfill()
-                env = {"ETL_CONF_DIR": str(no_validation_conf if variant == NO_VALIDATION else REPO / "conf")}
-            run = timed(variant, command, {"ETL_LAKE_ROOT": str(root / "lake"), **env})
+            run = timed(variant, *command_of(variant, root))
             print(f"{run.wall_seconds:.1f} s, peak {run.peak_mib:.0f} MiB")
             timings.append(run)
     return {"sf": sf, "lineitems": lineitems, "runs": [asdict(run) for run in timings], "summary": summarize(timings, lineitems)}
@@ -137,8 +139,57 @@ def without_suites(conf: Path) -> Path:
     return conf
 
 
-def backfill() -> list[str]:
-    return [str(ETL), "backfill", "sales_warehouse", "--env", "local", "--from", FIRST, "--to", LAST]
+def warm_up(root: Path) -> None:
+    """The warehouse loaded by an untimed first backfill, once per lake (again when the days changed: the
+    bookmarks of other days' runs would hide the files)."""
+    marker = root / "lake" / "warmed.json"
+    days = {"from": FIRST, "to": LAST}
+    if marker.exists() and json.loads(marker.read_text()) == days:
+        return
+    for folder in (root / "lake").iterdir():
+        if folder.name != "raw":
+            shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+    shutil.rmtree(root / "bare", ignore_errors=True)
+    print(f"[{root.name}] warm-up: a first backfill creates the warehouse (not timed) ...", flush=True)
+    timed("warm-up", *command_of(PRODUCT, root))
+    marker.write_text(json.dumps(days))
+
+
+def command_of(variant: str, root: Path) -> tuple[list[str], dict[str, str]]:
+    """A variant's command and its environment."""
+    lake = {"ETL_LAKE_ROOT": str(root / "lake")}
+    if variant in (BARE, NIGHTLY_BARE):
+        command = [sys.executable, str(BENCH / "bare_sales.py"), "--raw", str(root / "lake" / "raw"), "--out", str(root / "bare")]
+        command += ["--from", FIRST, "--to", LAST] if variant == BARE else ["--from", NIGHT, "--to", NIGHT]
+        return command + (["--local-fs-jar", str(LOCAL_FS_JAR)] if LOCAL_FS_JAR.is_file() else []), lake
+    conf = without_suites(root / "conf-no-validation") if variant == NO_VALIDATION else REPO / "conf"
+    etl = [str(ETL), "backfill", "sales_warehouse", "--env", "local", "--from", FIRST, "--to", LAST]
+    if variant == NIGHTLY:
+        etl = [str(ETL), "run", "sales_warehouse", "--env", "local", "--run-date", NIGHT]
+    return etl, {**lake, "ETL_CONF_DIR": str(conf)}
+
+
+def history(work: Path, sf: float, runs: int, partitions: int) -> dict:
+    """The nightly run with the tables as the backfill left them, then grown to `partitions` each."""
+    root = work / f"sf{sf:g}"
+    land(root, sf)
+    warm_up(root)
+    grow = [sys.executable, str(BENCH / "history.py")]
+    env = {**os.environ, **command_of(NIGHTLY, root)[1]}
+    timings: dict[str, list[float]] = {}
+    for label, arguments in (("as loaded", ["--remove"]), (f"{partitions:,} partitions", ["--partitions", str(partitions)])):
+        print(
+            f"[history] {label}: {subprocess.run([*grow, *arguments], env=env, capture_output=True, text=True, check=True).stdout.strip()}"
+        )
+        for number in range(1, runs + 1):
+            run = timed(NIGHTLY, *command_of(NIGHTLY, root))
+            print(f"[history, {label}, run {number}/{runs}] {run.wall_seconds:.1f} s; stages {run.stages}")
+            timings.setdefault(label, []).append(run.wall_seconds)
+    subprocess.run([*grow, "--remove"], env=env, capture_output=True, check=True)
+    medians = {label: statistics.median(seconds) for label, seconds in timings.items()}
+    grown, loaded = medians[f"{partitions:,} partitions"], medians["as loaded"]
+    print(f"\none-day nightly, median s: {loaded:.1f} as loaded, {grown:.1f} at {partitions:,} partitions ({grown / loaded:.2f}x)")
+    return {"sf": sf, "partitions": partitions, "nightly_s": timings, "grown_over_loaded": round(grown / loaded, 3)}
 
 
 def timed(variant: str, command: list[str], env: dict[str, str]) -> Run:
@@ -202,13 +253,10 @@ def summarize(runs: list[Run], lineitems: int) -> dict:
             "peak_mib": statistics.median(r.peak_mib for r in own),
             "stages_median_s": {name: statistics.median(r.stages.get(name, 0.0) for r in own) for name in stage_names},
         }
-    if PRODUCT in by_variant and BARE in by_variant:
-        ratios = [p.wall_seconds / b.wall_seconds for p, b in zip(by_variant[PRODUCT], by_variant[BARE], strict=True)]
-        summary["product_over_bare"] = {
-            "median": round(statistics.median(ratios), 3),
-            "min": round(min(ratios), 3),
-            "max": round(max(ratios), 3),
-        }
+    for key, (product, bare) in {"product_over_bare": (PRODUCT, BARE), "nightly_over_bare": (NIGHTLY, NIGHTLY_BARE)}.items():
+        if product in by_variant and bare in by_variant:
+            ratios = [p.wall_seconds / b.wall_seconds for p, b in zip(by_variant[product], by_variant[bare], strict=True)]
+            summary[key] = {"median": round(statistics.median(ratios), 3), "min": round(min(ratios), 3), "max": round(max(ratios), 3)}
     if PRODUCT in summary and BARE in summary:
         summary["peak_over_bare"] = round(summary[PRODUCT]["peak_mib"] / summary[BARE]["peak_mib"], 2)
     if PRODUCT in by_variant and NO_VALIDATION in by_variant:
@@ -248,13 +296,16 @@ def print_table(report: dict) -> None:
     summary = report["summary"]
     print(f"\nsales_warehouse, TPC-H SF {report['sf']:g} ({report['lineitems']:,} lineitems), {report['machine']['cores']} cores")
     print(f"{'':26} {'median s':>9} {'min-max s':>14} {'rows/s':>10} {'peak MiB':>9}")
-    for variant in (PRODUCT, BARE, NO_VALIDATION):
+    for variant in (PRODUCT, BARE, NO_VALIDATION, NIGHTLY, NIGHTLY_BARE):
         if variant in summary:
             s = summary[variant]
             print(f"{variant:26} {s['median_s']:9.1f} {s['min_s']:6.1f}-{s['max_s']:<7.1f} {s['rows_per_s']:10,} {s['peak_mib']:9.0f}")
     if "product_over_bare" in summary:
         r = summary["product_over_bare"]
         print(f"\nproduct / bare script:       {r['median']:.3f} (runs: {r['min']:.3f}-{r['max']:.3f})  target <= 1.15")
+    if "nightly_over_bare" in summary:
+        r = summary["nightly_over_bare"]
+        print(f"one-day nightly, product / bare: {r['median']:.3f} (runs: {r['min']:.3f}-{r['max']:.3f})  target <= 1.5")
     if "validation_share" in summary:
         v = summary["validation_share"]
         print(f"validation share of product: {v['median']:.1%} (runs: {v['min']:.1%}-{v['max']:.1%})  target <= 10%")
