@@ -4,7 +4,8 @@ SQL the Iceberg tests run on this machine. The table format's own commit makes e
 
 Staged first, as Parquet files under <curated>/_staging/<job>/run-<run_id>/<table> (the rows that load
 under etl_rows=loaded, the quarantined ones under etl_rows=quarantined: one pass over the data), then
-published from there by the format's commit: a second write, of columnar files rather than of the
+published from there by the format's commit (what a killed run staged is deleted when the job's next run
+starts): a second write, of columnar files rather than of the
 transform's lineage. Neither format can take files written outside its commit into a table (Iceberg's
 write-audit-publish stages a snapshot of the table, but then the quarantined rows and the counts need
 a pass of their own), so the copy is the price of staging them.
@@ -23,7 +24,7 @@ from etl.config.models import TableFormat, TargetConfig
 from etl.context import RunContext
 from etl.formats import require_runtime
 from etl.load.common import FAILED_RULES, LOADED, QUARANTINED, ROUTE, conform, ensure_table, partition_overwrite_mode
-from etl.zones import join
+from etl.zones import Zones, join
 
 STAGING = "_staging"
 
@@ -36,6 +37,11 @@ class Staged:
     created: bool = False  # the table did not exist before this write
 
     @property
+    def run_folder(self) -> str:
+        """<curated>/_staging/<job>/run-<run_id>, which holds the run's staging of each of its targets."""
+        return self.folder.rstrip("/").rsplit("/", 1)[0]
+
+    @property
     def loaded(self) -> str:
         return join(self.folder, f"{ROUTE}={LOADED}")
 
@@ -45,7 +51,7 @@ class Staged:
 
 
 def write(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunContext, table_format: TableFormat) -> list[str]:
-    """Stage and publish at once; returns the staging folder, to delete once the run has loaded."""
+    """Stage and publish at once; returns the staging folders, to delete once the run has loaded."""
     return publish(spark, stage(spark, df, target, ctx, table_format))
 
 
@@ -54,14 +60,20 @@ def stage(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
     data = df.drop(ROUTE, FAILED_RULES)
     created = ensure_table(spark, data, target, ctx.zones, table_format, catalog.table_location(ctx.zones, target.table))
     conform(spark, data, target.table)  # the check only: the publish reads the staged files by name
-    runs = ctx.zones.uri("curated", STAGING, ctx.job)
-    for name in fs.list_folders(spark, runs):  # what killed runs of the job left (one run of a job at a time)
-        if name != f"run-{ctx.run_id}":
-            fs.delete(spark, join(runs, name))
-    folder = join(runs, f"run-{ctx.run_id}", target.table)
+    folder = join(staging_area(ctx.zones, ctx.job), f"run-{ctx.run_id}", target.table)
     routed = df if ROUTE in df.columns else df.withColumn(ROUTE, F.lit(LOADED))
     routed.write.partitionBy(ROUTE).parquet(folder)
     return Staged(target, table_format, folder, created)
+
+
+def staging_area(zones: Zones, job: str) -> str:
+    return zones.uri("curated", STAGING, job)
+
+
+def clear_staging(spark: SparkSession, zones: Zones, job: str) -> None:
+    """Delete what earlier runs of the job left in its staging area (a killed run's, a failed publish's):
+    at the start of a run, which holds the job's lock, so no other run of the job is staging."""
+    fs.delete(spark, staging_area(zones, job))
 
 
 def publish(spark: SparkSession, staged: Staged) -> list[str]:
@@ -90,6 +102,8 @@ def publish(spark: SparkSession, staged: Staged) -> list[str]:
 def discard(spark: SparkSession, staged: Staged) -> None:
     """A run that does not publish: its staged rows go, and so does the table if this run created it."""
     fs.delete(spark, staged.folder)
+    if not fs.list_folders(spark, staged.run_folder):
+        fs.delete(spark, staged.run_folder)
     if staged.created:
         catalog.drop_table(spark, staged.target.table)
 

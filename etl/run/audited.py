@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
 from etl.errors import one_line
-from etl.load import parquet
+from etl.load import acid, parquet
 from etl.state import audit, lock, quarantine
 from etl.zones import Zones
 
@@ -29,6 +29,7 @@ def audited(spark: SparkSession, ctx: RunContext, tables: Sequence[str]) -> Iter
     try:
         dead = lock.acquire(spark, ctx.zones, ctx.job, ctx.run_id)
         locked = True
+        acid.clear_staging(spark, ctx.zones, ctx.job)  # cheap: one folder, empty unless a run died or failed to publish
         if dead:
             sweep(spark, ctx.zones, tables, ctx.run_id)
         yield record

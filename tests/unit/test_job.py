@@ -15,8 +15,8 @@ from etl.config.models import EnvConfig
 from etl.context import RunContext
 from etl.errors import EtlError, SourceError, ValidationFailed
 from etl.job import Job
-from etl.run import run_batch
-from etl.zones import Zones, local_path
+from etl.run import batch, run_batch
+from etl.zones import Zones, join, local_path
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
 
@@ -33,6 +33,7 @@ sources:
 targets:
   priced:
     table: unit_job.{table}
+    format: {table_format}
     mode: overwrite_partitions
     partition_by: [dt]
     suite: priced
@@ -78,12 +79,15 @@ def land(zones: Zones, folder: str, day: date, text: str) -> None:
 
 
 def make_job(spark: SparkSession, env: EnvConfig, tmp_path: Path, table: str, job_class: str = "Doubling",
-             folder: str = "items", allow_empty: bool = False, max_price: int = 100, warn_price: int = 100) -> Job:  # fmt: skip
+             folder: str = "items", allow_empty: bool = False, max_price: int = 100, warn_price: int = 100,
+             table_format: str = "parquet") -> Job:  # fmt: skip
     conf_dir = tmp_path / "conf"
     (conf_dir / "jobs").mkdir(parents=True)
     (conf_dir / "expectations").mkdir()
     (conf_dir / "base.yaml").write_text("metastore: {kind: derby}\n")
-    job_file = JOB_YAML.format(job_class=job_class, folder=folder, allow_empty=str(allow_empty).lower(), table=table)
+    job_file = JOB_YAML.format(
+        job_class=job_class, folder=folder, allow_empty=str(allow_empty).lower(), table=table, table_format=table_format
+    )
     (conf_dir / "jobs" / "tiny.yaml").write_text(job_file)
     (conf_dir / "expectations" / "priced.yaml").write_text(SUITE_YAML.format(max_price=max_price, warn_price=warn_price))
     conf = ConfigDir(conf_dir, environ={})
@@ -129,25 +133,71 @@ def test_a_run_loads_validates_and_audits(spark: SparkSession, env: EnvConfig, t
     assert dq is not None and (dq / "tiny" / f"run_date={D1}" / ctx.run_id / "priced.json").is_file()
 
 
+@pytest.mark.parametrize("table_format", ["parquet", "iceberg"])
 def test_an_error_expectation_fails_the_run_before_anything_is_written(
-    spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx
+    spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, table_format: str
 ) -> None:  # type: ignore[no-untyped-def]
-    run_batch(make_job(spark, env, tmp_path / "a", "guarded"), make_ctx(D1, job="tiny"))
-    before = table_rows(spark, "unit_job.guarded")
+    table = f"guarded_{table_format}"
+    run_batch(make_job(spark, env, tmp_path / "a", table, table_format=table_format), make_ctx(D1, job="tiny"))
+    before = table_rows(spark, f"unit_job.{table}")
     ctx = make_ctx(D1, D2, job="tiny")
     with pytest.raises(ValidationFailed) as error:
-        run_batch(make_job(spark, env, tmp_path / "b", "guarded"), ctx)  # 150.00 on D2 breaks max 100
+        run_batch(make_job(spark, env, tmp_path / "b", table, table_format=table_format), ctx)  # 150.00 on D2 breaks max 100
     message = str(error.value)
     assert message == (
         "validation failed, nothing was written: priced: 1 expectation(s) of severity error failed: "
         "expect_column_values_to_be_between(column=price, min_value=0, max_value=100): 1 unexpected "
         f"(report: {ctx.zones.dq}/tiny/run_date={D2}/{ctx.run_id}/report.html)"
     )
-    assert table_rows(spark, "unit_job.guarded") == before  # D1 not rewritten, D2 not added
-    table_folder = local_path(f"{ctx.zones.curated}/unit_job.db/guarded")
-    assert table_folder is not None and not (table_folder / f"run-{ctx.run_id}").exists()  # its staging is gone
+    assert table_rows(spark, f"unit_job.{table}") == before  # D1 not rewritten, D2 not added
+    assert not staging_of(ctx, table_format, table).exists()  # its staging is gone
     [audit] = audit_rows(spark, ctx.run_id)
     assert (audit["status"], audit["validation"], audit["error"], audit["rows_written"]) == ("failed", "failed", message, {})
+
+
+def staging_of(ctx: RunContext, table_format: str, table: str) -> Path:
+    """Where a run stages a target: the table's run folder (Parquet), <curated>/_staging/<job>/run-<id>/ (Iceberg)."""
+    parts = ("unit_job.db", table, f"run-{ctx.run_id}") if table_format == "parquet" else ("_staging", ctx.job, f"run-{ctx.run_id}")
+    folder = local_path(join(ctx.zones.curated, *parts))
+    assert folder is not None
+    return folder
+
+
+@pytest.mark.parametrize("table_format", ["parquet", "iceberg"])
+def test_a_publish_that_fails_leaves_the_table_and_a_rerun_gives_one_runs_rows(  # type: ignore[no-untyped-def]
+    spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, table_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decimal import Decimal as D
+
+    table = f"republished_{table_format}"
+    job = make_job(spark, env, tmp_path, table, table_format=table_format, max_price=1000)
+    run_batch(job, make_ctx(D1, job="tiny"))
+    before = table_rows(spark, f"unit_job.{table}")
+    # a run killed before its commit left its staging behind (one run of a job at a time: the next run deletes it)
+    dead = make_ctx(D1, job="tiny")
+    staging_of(dead, table_format, table).mkdir(parents=True)
+
+    def crash(*args: object) -> list[str]:
+        raise RuntimeError("the metastore went away")
+
+    failing = make_ctx(D1, D2, job="tiny")
+    with monkeypatch.context() as patch:
+        patch.setattr(batch, "publish", crash)
+        with pytest.raises(RuntimeError, match="the metastore went away"):
+            run_batch(job, failing)
+    assert table_rows(spark, f"unit_job.{table}") == before
+    rerun = make_ctx(D1, D2, job="tiny")
+    run_batch(job, rerun)
+    run_batch(job, make_ctx(D1, D2, job="tiny"))  # and again: the same rows, once
+    assert table_rows(spark, f"unit_job.{table}") == [
+        (1, D("10.00"), D("20.00"), D1),
+        (2, D("20.50"), D("41.00"), D1),
+        (3, D("99.99"), D("199.98"), D1),
+        (4, D("150.00"), D("300.00"), D2),
+        (5, D("1.00"), D("2.00"), D2),
+    ]
+    if table_format == "iceberg":  # the dead run's staging went with the next run's
+        assert not staging_of(dead, table_format, table).exists()
 
 
 def test_a_derived_target_is_made_from_the_rows_the_other_target_loads(
