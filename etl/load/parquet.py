@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -69,7 +69,6 @@ class Staged:
     folder: str
     columns: tuple[str, ...]  # the partition columns (none: unpartitioned)
     old_folder: str | None  # unpartitioned: the table's location when the write began
-    dropping: Callable[[PartitionValues], bool]  # partitioned: whether a partition absent from the new rows goes
     whole: bool = False  # partitioned: the write replaces the whole table (every partition is looked up)
     replacing: tuple[PartitionValues, ...] = ()  # partitions replaced even when the new rows have none
     incoming: DataFrame | None = None  # append and merge: the new rows, persisted (the write reads them twice)
@@ -115,13 +114,10 @@ def stage(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
     df = routed_as_table(spark, df, target.table)
     columns = tuple(target.partition_by)
     if target.partition_by:
-        whole = target.mode == "overwrite"
-        dropping = (lambda values: True) if whole else (lambda values: values in replacing)
-        staged = Staged(
-            target.table, root, fresh_folder, catalog.partition_columns(spark, target.table), None, dropping, whole, tuple(replacing)
-        )
+        columns_in_table = catalog.partition_columns(spark, target.table)
+        staged = Staged(target.table, root, fresh_folder, columns_in_table, None, target.mode == "overwrite", tuple(replacing))
     else:
-        staged = Staged(target.table, root, fresh_folder, (), catalog.current_location(spark, target.table), lambda values: False)
+        staged = Staged(target.table, root, fresh_folder, (), catalog.current_location(spark, target.table))
     staged = dataclasses.replace(staged, created=created)
     if not created and target.mode in ("append", "merge"):
         df = df.persist()
@@ -148,15 +144,15 @@ def publish(spark: SparkSession, staged: Staged) -> list[str]:
     old = current.locations
     added = {values: location for values, location in written.items() if values not in old}
     replaced = {values: location for values, location in written.items() if values in old}
-    dropped = [values for values in old if values not in written and staged.dropping(values)]
+    dropped = [values for values in old if values not in written and (staged.whole or values in staged.replacing)]
     switch(spark, current, added, replaced, dropped)
     superseded = to_delete(spark, staged.root, [old[values] for values in [*replaced, *dropped]])
     return [*superseded, *leftover] if written else [*superseded, staged.folder]
 
 
 def discard(spark: SparkSession, staged: Staged) -> None:
-    """A run that does not publish: its staged rows go (a killed run's are removed by the table's next
-    write), and so does the table if this write created it."""
+    """A run that does not publish: its staged rows go (a killed run's, by the sweep after it), and so
+    does the table if this write created it."""
     fs.delete(spark, staged.folder)
     if staged.created:
         catalog.drop_table(spark, staged.table)
