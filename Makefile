@@ -1,7 +1,27 @@
 # make setup  -> .venv with everything the tests and the demo need
 # make test   -> the whole test suite
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV   := .venv
+# SPARK=4.0 (EMR 8: Spark 4.0.2, Scala 2.13) does the same in .venv-spark4, on Python 3.12.
+SPARK ?= 3.5
+# A Python that runs (a pyenv shim of a version not selected does not).
+runs = $(firstword $(foreach p,$(1),$(shell $(p) -c 'import sys' 2>/dev/null && command -v $(p))))
+ifeq ($(SPARK),3.5)
+PYTHON  ?= $(or $(call runs,python3.11),python3)
+VENV    := .venv
+PYSPARK := 3.5.6
+EXTRAS  := dev,demo,delta,bench
+JAR_DIR := .cache/jars
+JAVA_RELEASE := 8
+else ifeq ($(SPARK),4.0)
+# EMR 8 runs Python 3.11 to 3.13; the lane takes the middle one, else 3.11.
+PYTHON  ?= $(or $(call runs,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12)),$(call runs,python3.11),python3)
+VENV    := .venv-spark4
+PYSPARK := 4.0.2
+EXTRAS  := dev,demo,bench
+JAR_DIR := .cache/jars-spark4.0
+JAVA_RELEASE := 17
+else
+$(error SPARK=$(SPARK): the lanes are SPARK=3.5 (EMR 7) and SPARK=4.0 (EMR 8))
+endif
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
@@ -10,19 +30,20 @@ BIN    := $(VENV)/bin
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-LOCAL_FS_JAR := .cache/jars/etl-local-fs.jar
-HMS_LOOPBACK_JAR := .cache/jars/etl-hms-loopback.jar
-CATALOG_JAR  := .cache/jars/etl-catalog.jar
+LOCAL_FS_JAR := $(JAR_DIR)/etl-local-fs.jar
+HMS_LOOPBACK_JAR := $(JAR_DIR)/etl-hms-loopback.jar
+CATALOG_JAR  := $(JAR_DIR)/etl-catalog.jar
 
-JARS_STAMP   := .cache/jars/.fetched
+JARS_STAMP   := $(JAR_DIR)/.fetched
 , := ,
 
 setup: $(BIN)/etl $(LOCAL_FS_JAR) $(CATALOG_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) ## create .venv, install the project with its test and demo tools, fetch the jars
 
 $(BIN)/etl: setup.py
+	@case "$$($(PYTHON) -c 'import sys; print(sys.version_info[1])')" in 11) [ "$(SPARK)" = 3.5 ] || echo "Python 3.12 not found: the Spark $(SPARK) lane uses $(PYTHON)";; esac
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,demo,delta,bench]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]" "pyspark==$(PYSPARK)"
 	@touch $@
 
 # $(call compile_jar,<java sources>,<classes folder>,<top package folder>,<what happens without javac>):
@@ -31,21 +52,21 @@ define compile_jar
 @if ! command -v javac >/dev/null; then echo "javac not found: $(4)"; exit 0; fi; \
 spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
 rm -rf $(2) && mkdir -p $(2) $(dir $@) && \
-javac --release 8 -nowarn -d $(2) -cp "$$spark_jars/*" $(1) && \
+javac --release $(JAVA_RELEASE) -nowarn -d $(2) -cp "$$spark_jars/*" $(1) && \
 jar cf $@ -C $(2) $(3)
 endef
 
 # A file system for file:// that sets permissions without forking chmod (see etl/jvm/); optional.
 $(LOCAL_FS_JAR): $(wildcard etl/jvm/etl/hadoop/*.java) $(BIN)/etl
-	$(call compile_jar,$(wildcard etl/jvm/etl/hadoop/*.java),.cache/classes,etl,local writes will use Hadoop's slower file system)
+	$(call compile_jar,$(wildcard etl/jvm/etl/hadoop/*.java),.cache/classes-$(SPARK),etl,local writes will use Hadoop's slower file system)
 
 # Reads and relocates a table's partitions in one JVM call, not py4j calls per partition (see etl/jvm/); optional.
 $(CATALOG_JAR): $(wildcard etl/jvm/etl/hive/*.java) $(BIN)/etl
-	$(call compile_jar,$(wildcard etl/jvm/etl/hive/*.java),.cache/classes-catalog,etl,partitions will be switched through py4j$(,) one call at a time)
+	$(call compile_jar,$(wildcard etl/jvm/etl/hive/*.java),.cache/classes-catalog-$(SPARK),etl,partitions will be switched through py4j$(,) one call at a time)
 
 # Hive 2.3's metastore listens on every interface; this class of Hive's name binds 127.0.0.1 (see etl/jvm/hms/); optional.
 $(HMS_LOOPBACK_JAR): $(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java) $(BIN)/etl
-	$(call compile_jar,$(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java),.cache/classes-hms,org,the local Hive metastore will listen on all interfaces)
+	$(call compile_jar,$(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java),.cache/classes-hms-$(SPARK),org,the local Hive metastore will listen on all interfaces)
 
 # S3A (hadoop-aws + AWS SDK) and Iceberg's Spark runtime, from PyPI archives, checksums checked (etl/jars.py).
 $(JARS_STAMP): etl/jars.py etl/dev/jars.py $(BIN)/etl

@@ -12,11 +12,11 @@ setup(
     long_description=Path("README.md").read_text(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    python_requires=">=3.11,<3.12",
+    python_requires=">=3.11,<3.14",
     packages=find_packages(include=["etl", "etl.*", "jobs", "jobs.*"]),
     install_requires=[
-        # The EMR 7.13 runtime: Spark 3.5.6 and its Delta 3.3.2.
-        "pyspark==3.5.6",
+        # EMR 7.13's Spark 3.5.6 or EMR 8.0's Spark 4.0.2: `make setup` (SPARK=3.5 or 4.0) installs one exactly.
+        "pyspark>=3.5.6,<4.1",
         "great-expectations>=1.5,<2",
         "pydantic>=2.5,<3",
         "pyyaml>=6",
@@ -26,6 +26,7 @@ setup(
         "boto3>=1.34",
     ],
     extras_require={
+        # EMR 7.13's Delta (Python API only: the jars come with the cluster).
         "delta": ["delta-spark==3.3.2"],
         "demo": ["tpchgen-cli>=2,<5"],
         "bench": ["matplotlib>=3.8"],

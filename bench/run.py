@@ -41,10 +41,12 @@ from pathlib import Path
 
 import yaml
 
+from etl.jars import JARS_DIR
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 ETL = Path(sys.executable).parent / "etl"
-LOCAL_FS_JAR = REPO / ".cache" / "jars" / "etl-local-fs.jar"
+LOCAL_FS_JAR = JARS_DIR / "etl-local-fs.jar"
 # The backfill's days, and the nightly run's day after them: the last order date of TPC-H.
 FIRST, LAST, NIGHT = "1992-01-01", "1998-08-01", "1998-08-02"
 PRODUCT, BARE, NO_VALIDATION = "product", "bare script", "product, validation off"

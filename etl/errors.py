@@ -3,9 +3,8 @@ person can act on at 3 a.m."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from etl.secrets import mask
+from etl.spark_internals import innermost_java_cause
 
 
 class EtlError(Exception):
@@ -60,7 +59,7 @@ RAISED_IN_QUERY = "[etl] "
 def one_line(error: BaseException) -> str:
     """An error as one line: our own messages as they are; for a JVM error its innermost cause
     (where Spark says what was wrong with the data), without the stack trace."""
-    java = _innermost_java(error)
+    java = innermost_java_cause(error)
     if java is not None:
         message = " ".join(str(java.getMessage()).split())
         ours = raised_in_query(error)
@@ -83,15 +82,8 @@ _HINTS = {
 def raised_in_query(error: BaseException) -> str | None:
     """The project's own message when a Spark query raised it (a malformed line under `malformed: fail`, a
     CSV header that does not match), else None."""
-    java = _innermost_java(error)
+    java = innermost_java_cause(error)
     message = " ".join(str(java.getMessage()).split()) if java is not None else ""
     if RAISED_IN_QUERY not in message:
         return None
     return message.split(RAISED_IN_QUERY, 1)[1].split(" SQLSTATE: ")[0][:1000]
-
-
-def _innermost_java(error: BaseException) -> Any:
-    java = getattr(error, "java_exception", None)
-    while java is not None and java.getCause() is not None:
-        java = java.getCause()
-    return java

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from etl import formats
 from etl.config.models import EnvConfig, S3Settings, TableFormat
-from etl.jars import jar_path
+from etl.jars import JARS_DIR, jar_path, table_format_of
 from etl.zones import join
 
 _LOG4J2 = Path(__file__).with_name("log4j2.properties")
-# Built by `make setup` from etl/jvm/ (optional): file:// without a forked chmod per file.
-LOCAL_FS_JAR = Path(os.environ.get("ETL_LOCAL_FS_JAR", Path(__file__).resolve().parents[1] / ".cache" / "jars" / "etl-local-fs.jar"))
+# Built by `make setup` from etl/jvm/ against the Spark line's jars (optional): file:// without a forked chmod per file.
+LOCAL_FS_JAR = Path(os.environ.get("ETL_LOCAL_FS_JAR", JARS_DIR / "etl-local-fs.jar"))
 # Also from etl/jvm/ (optional): a table's partitions read and relocated in one JVM call (etl/catalog.py).
-CATALOG_JAR = Path(os.environ.get("ETL_CATALOG_JAR", Path(__file__).resolve().parents[1] / ".cache" / "jars" / "etl-catalog.jar"))
+CATALOG_JAR = Path(os.environ.get("ETL_CATALOG_JAR", JARS_DIR / "etl-catalog.jar"))
 
 # Hive 2.3.9's metastore client (Spark's), for a metastore service over thrift://.
 THRIFT_METASTORE_CLIENT = {
@@ -54,7 +55,10 @@ def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableForm
         settings["spark.driver.memory"] = env.spark.driver_memory
     settings["spark.ui.showConsoleProgress"] = str(env.spark.progress_bar).lower()
 
-    classpath = [str(jar_path(name)) for name in env.spark.jars]
+    used = _formats(env, table_formats)
+    format_settings = formats.session_settings(env, used)  # first: a conflict of formats says so, before a missing jar
+    # a table format's runtime only where the session uses the format (Spark 4.0 has no Iceberg here)
+    classpath = [str(jar_path(name)) for name in env.spark.jars if table_format_of(name) in (None, *used)]
     if env.local_state:
         settings.update(_local_state(env))
         if LOCAL_FS_JAR.is_file():
@@ -72,7 +76,7 @@ def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableForm
     if env.s3:
         settings.update(s3_settings(env.s3))
 
-    settings.update(formats.session_settings(env, _formats(env, table_formats)))
+    settings.update(format_settings)
     java_options = {key: " ".join(filter(None, [*JVM_OPTIONS, settings.get(key), env.spark.conf.get(key)])) for key in _JAVA_OPTIONS}
     settings.update(env.spark.conf)
     settings.update(java_options)  # the env's own JVM options are added to ours, not put in their place
@@ -125,6 +129,9 @@ def build_session(env: EnvConfig, app_name: str, table_formats: set[TableFormat]
         (Path(env.local_state).expanduser() / "logs").mkdir(parents=True, exist_ok=True)
         # The JVM reads this before any setting: bind to loopback without a warning about the hostname.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers of a local session run this interpreter, not the PATH's python3 (PySpark refuses
+        # workers of another minor version: the Spark 4.0 lane's venv is Python 3.12).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in session_settings(env, app_name, table_formats).items():
         builder = builder.config(key, value)

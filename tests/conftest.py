@@ -16,6 +16,7 @@ from etl.config.models import EnvConfig
 from etl.context import DateWindow, RunContext, new_run_id
 from etl.session import build_session, stop_session
 from etl.zones import Zones
+from tests.lanes import ICEBERG
 from tests.leaks import OUTPUTS, SECRETS, leaks, record_output
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ DELTA_JARS = os.environ.get("ETL_TEST_DELTA_JARS", "")
 def spark(env: EnvConfig) -> Iterator[SparkSession]:
     if DELTA_JARS:
         env = env.model_copy(update={"spark": env.spark.model_copy(update={"conf": {**env.spark.conf, "spark.jars": DELTA_JARS}})})
-    session = build_session(env, "etl-tests", {"delta"} if DELTA_JARS else {"iceberg"})
+    session = build_session(env, "etl-tests", {"delta"} if DELTA_JARS else ({"iceberg"} if ICEBERG else set()))
     yield session
     stop_session(session)
 

@@ -146,7 +146,7 @@ class HiveMetastore:
     def _schema_tool(self, password: str) -> None:
         work = self.home / "schema"
         work.mkdir(exist_ok=True)
-        with zipfile.ZipFile(SPARK_JARS / "hive-metastore-2.3.9.jar") as jar:
+        with zipfile.ZipFile(next(SPARK_JARS.glob("hive-metastore-2.3.*.jar"))) as jar:  # 2.3.9 in Spark 3.5, 2.3.10 in 4.0
             (work / "package.jdo").write_bytes(jar.read("package.jdo"))
         props = work / "datanucleus.properties"
         settings = {

@@ -93,8 +93,9 @@ def parse(lines: DataFrame) -> DataFrame:
     checks = [F.col("_count") == len(FIELDS), raw["date"].isNotNull(), raw["time"].isNotNull()] + [
         raw[field].isNull() | raw[field].rlike(_PATTERNS[kind]) for field, (_, kind) in COLUMNS.items() if kind in _PATTERNS
     ]
-    # CloudFront's date and time are UTC: the offset is spelled out, whatever the session's time zone.
-    request_time = F.to_timestamp(F.concat(raw["date"], F.lit("T"), raw["time"], F.lit("Z")), "yyyy-MM-dd'T'HH:mm:ssX")
+    # CloudFront's date and time are UTC: the offset is spelled out, whatever the session's time zone. An
+    # impossible time (25:61, 31 February) is null here, with ANSI SQL on (Spark 4's default) or off.
+    request_time = F.try_to_timestamp(F.concat(raw["date"], F.lit("T"), raw["time"], F.lit("Z")), F.lit("yyyy-MM-dd'T'HH:mm:ssX"))
     judged = split.select("*", reduce(lambda a, b: a & b, checks).alias("_ok"))
     judged = judged.select("*", F.when(F.col("_ok"), request_time).alias("request_time"))
     well_formed = F.col("_ok") & F.col("request_time").isNotNull()

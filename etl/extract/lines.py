@@ -21,6 +21,7 @@ from etl.config.models import SourceConfig
 from etl.errors import RAISED_IN_QUERY
 from etl.extract.malformed import MALFORMED
 from etl.extract.strict import REASON, typed
+from etl.spark_internals import utf8_invalid, utf8_repaired
 
 _LINE = "_etl_line"
 _BROKEN = "_etl_broken"  # from_csv / from_json's corrupt-record column: the line did not split into the fields
@@ -50,7 +51,7 @@ def parse_lines(text: DataFrame, name: str, source: SourceConfig, keys: list[str
     invalid = _invalid_bytes(source)
     fields = fields.withColumn(_BAD_BYTES, F.when(invalid, F.hex(_LINE))).withColumn(
         _LINE,
-        F.when(invalid, F.decode(F.col(_LINE).cast("binary"), source.encoding)).otherwise(F.col(_LINE)),  # U+FFFD where they were
+        F.when(invalid, _repaired(F.col(_LINE), source.encoding)).otherwise(F.col(_LINE)),  # U+FFFD where they were
     )
     where = F.coalesce(*[F.when(F.col(column).contains("\ufffd"), F.lit(column)) for column in source.columns], F.lit("the line"))
     bad_bytes = F.concat(where, F.lit(f": bytes not valid in {source.encoding} (the line in hex: "), F.col(_BAD_BYTES), F.lit(")"))
@@ -105,6 +106,10 @@ def _decoded(value: Column, encoding: str) -> Column:
     return value if encoding == "utf-8" else F.decode(value.cast("binary"), encoding)
 
 
+def _repaired(line: Column, encoding: str) -> Column:
+    return utf8_repaired(line) if encoding == "utf-8" else F.decode(line.cast("binary"), encoding)
+
+
 def _invalid_bytes(source: SourceConfig) -> Column:
     """Bytes the encoding does not define: decoding made them U+FFFD, and Spark would load the value so.
     Only text fields are looked at (a U+FFFD in a typed field does not type anyway) and, where one holds a
@@ -115,7 +120,7 @@ def _invalid_bytes(source: SourceConfig) -> Column:
     texts = [F.col(name).contains("\ufffd") for name, column in source.columns.items() if column.type == "string"]
     replaced = functools.reduce(operator.or_, texts) if texts else F.lit(False)
     if source.encoding == "utf-8":
-        return replaced & (F.col(_LINE).cast("binary") != F.encode(F.col(_LINE), "UTF-8"))
+        return replaced & utf8_invalid(F.col(_LINE))
     return replaced
 
 

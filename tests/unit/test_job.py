@@ -17,6 +17,7 @@ from etl.errors import EtlError, SourceError, ValidationFailed
 from etl.job import Job
 from etl.run import batch, run_batch
 from etl.zones import Zones, join, local_path
+from tests.lanes import TABLE_FORMATS
 
 D1, D2 = date(2024, 5, 1), date(2024, 5, 2)
 
@@ -133,7 +134,7 @@ def test_a_run_loads_validates_and_audits(spark: SparkSession, env: EnvConfig, t
     assert dq is not None and (dq / "tiny" / f"run_date={D1}" / ctx.run_id / "priced.json").is_file()
 
 
-@pytest.mark.parametrize("table_format", ["parquet", "iceberg"])
+@pytest.mark.parametrize("table_format", TABLE_FORMATS)
 def test_an_error_expectation_fails_the_run_before_anything_is_written(
     spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, table_format: str
 ) -> None:  # type: ignore[no-untyped-def]
@@ -163,7 +164,7 @@ def staging_of(ctx: RunContext, table_format: str, table: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("table_format", ["parquet", "iceberg"])
+@pytest.mark.parametrize("table_format", TABLE_FORMATS)
 def test_a_publish_that_fails_leaves_the_table_and_the_rerun_loads_each_row_once(  # type: ignore[no-untyped-def]
     spark: SparkSession, env: EnvConfig, tmp_path: Path, make_ctx, table_format: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,8 @@ from etl import formats
 from etl.config import ConfigDir
 from etl.errors import TableFormatUnavailable
 from etl.session import session_settings
+from etl.spark_internals import SPARK_LINE
+from tests.lanes import needs_jars
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -82,6 +84,7 @@ def test_local_writes_use_the_fork_free_file_system_with_hadoops_permissions(spa
     assert (folder.stat().st_mode & 0o777, data_file.stat().st_mode & 0o777) == (0o755, 0o644)
 
 
+@needs_jars("hadoop-aws", "aws-java-sdk-bundle", "iceberg-spark-runtime")
 def test_local_s3_env_reaches_s3_uris_through_s3a_without_keys_in_the_settings() -> None:
     environ = {"ETL_LAKE_ROOT": "/srv/state", "ETL_S3_ENDPOINT": "http://127.0.0.1:4567", "ETL_BUCKET": "lake"}
     env = ConfigDir(REPO_CONF, environ=environ).env("local-s3")
@@ -95,13 +98,35 @@ def test_local_s3_env_reaches_s3_uris_through_s3a_without_keys_in_the_settings()
     # the Derby metastore and the logs stay local while the zones are on S3
     assert settings["spark.hadoop.javax.jdo.option.ConnectionURL"] == "jdbc:derby:;databaseName=/srv/state/metastore_db;create=true"
     jars = [Path(jar).name for jar in settings["spark.driver.extraClassPath"].split(":")]
-    assert [jar for jar in jars if not jar.startswith("etl-")] == [
-        "hadoop-aws-3.3.1.jar",
-        "aws-java-sdk-bundle-1.11.901.jar",
-        "iceberg-spark-runtime-3.5_2.12-1.10.2.jar",
-    ]
+    assert [jar for jar in jars if not jar.startswith("etl-")] == ["hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar"]
+    # Iceberg's runtime joins them only in a session with Iceberg tables
+    with_iceberg = session_settings(env, "etl-x", {"iceberg"})["spark.driver.extraClassPath"].split(":")
+    assert [Path(jar).name for jar in with_iceberg if not Path(jar).name.startswith("etl-")][
+        -1
+    ] == "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
 
 
+@pytest.mark.skipif(SPARK_LINE == "3.5", reason="Spark 3.5 has every jar the envs name")
+def test_on_spark_4_an_env_naming_a_jar_without_a_build_fails_in_one_line_saying_how_emr_provides_it() -> None:
+    from etl.errors import ConfigError
+
+    env = ConfigDir(REPO_CONF, environ={"ETL_LAKE_ROOT": "/srv/state"}).env("local-s3")
+    with pytest.raises(ConfigError) as error:
+        session_settings(env, "etl-x")
+    assert str(error.value) == (
+        "spark.jars: hadoop-aws for Spark 4.0: S3A for Spark 4.0 (hadoop-aws 3.4 with the AWS SDK v2) is in no archive this "
+        "project can fetch; on EMR 8, s3:// is EMRFS, part of the cluster"
+    )
+    # the local env names Iceberg's runtime too, but a session without Iceberg tables does not load it
+    local = ConfigDir(REPO_CONF, environ={"ETL_LAKE_ROOT": "/srv/state"}).env("local")
+    assert "iceberg" not in session_settings(local, "etl-x").get("spark.driver.extraClassPath", "")
+    with pytest.raises(
+        ConfigError, match=r"^spark.jars: iceberg-spark-runtime for Spark 4.0: .* on EMR 8 add the classification iceberg-defaults"
+    ):
+        session_settings(local, "etl-x", {"iceberg"})
+
+
+@needs_jars("iceberg-spark-runtime")
 def test_local_hms_env_talks_to_the_metastore_over_thrift_only() -> None:
     env = ConfigDir(REPO_CONF, environ={"ETL_METASTORE_URIS": "thrift://127.0.0.1:9999"}).env("local-hms")
     settings = session_settings(env, "etl-x", {"iceberg"})

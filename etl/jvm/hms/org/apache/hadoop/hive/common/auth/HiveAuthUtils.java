@@ -1,7 +1,7 @@
 /*
  * Licensed under the Apache License, Version 2.0: http://www.apache.org/licenses/LICENSE-2.0
  *
- * Stands in for Apache Hive 2.3.9's class of the same name (hive-common), whose public methods and
+ * Stands in for Apache Hive 2.3.9's class of the same name (hive-common; 2.3.10 in Spark 4.0), whose public methods and
  * behaviour it keeps, with one change: getServerSocket binds 127.0.0.1, not every interface, when
  * no host is given. Hive 2.3's metastore has no bind-host setting and always passes none, so this
  * class, put ahead of pyspark's jars on the local metastore's classpath only (etl/dev/metastore.py),
@@ -33,7 +33,8 @@ public class HiveAuthUtils {
   private static final Logger LOG = LoggerFactory.getLogger(HiveAuthUtils.class);
   private static final String LOOPBACK = "127.0.0.1"; // a literal: no name lookup
 
-  public static TTransport getSocketTransport(String host, int port, int loginTimeout) {
+  // Thrift 0.16 (Hive 2.3.10) declares the exception, 0.12 (2.3.9) does not; declaring it fits both.
+  public static TTransport getSocketTransport(String host, int port, int loginTimeout) throws TTransportException {
     return new TSocket(host, port, loginTimeout);
   }
 

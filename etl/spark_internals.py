@@ -1,0 +1,47 @@
+"""Calls into Spark's JVM side and PySpark's private attributes, with what differs between Spark 3.5
+(EMR 7) and Spark 4.0 (EMR 8) decided here, once.
+
+The rest of the project asks these functions rather than reaching into `_jvm`, `_jdf` or py4j itself
+(moving every such call here is under way: etl/catalog.py, etl/fs.py and etl/run/observed.py still
+make their own).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyspark
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+# "3.5" or "4.0": the Spark this process imports.
+SPARK_LINE = ".".join(pyspark.__version__.split(".")[:2])
+
+
+def java_exception(error: BaseException) -> Any:
+    """The JVM Throwable behind a PySpark error, or None: Spark 3.5 keeps it as `java_exception`, 4.0 as `_origin`."""
+    return getattr(error, "java_exception", None) or getattr(error, "_origin", None)
+
+
+def innermost_java_cause(error: BaseException) -> Any:
+    """The deepest cause of the JVM Throwable behind a PySpark error (where Spark says what was wrong with the data), or None."""
+    java = java_exception(error)
+    while java is not None and java.getCause() is not None:
+        java = java.getCause()
+    return java
+
+
+def utf8_repaired(text: Column) -> Column:
+    """The text with each byte sequence that is not UTF-8 made U+FFFD. Spark 3.5's decode() does that;
+    4.0's raises MALFORMED_CHARACTER_CODING instead, and has make_valid_utf8() for it."""
+    if SPARK_LINE == "3.5":
+        return F.decode(text.cast("binary"), "utf-8")
+    return F.make_valid_utf8(text)  # type: ignore[attr-defined]  # Spark 4.0 only
+
+
+def utf8_invalid(text: Column) -> Column:
+    """Whether the text's bytes are not valid UTF-8. Spark 3.5: re-encoding changes them (encode() replaces
+    what it cannot map); 4.0's encode() raises there, and is_valid_utf8() says it."""
+    if SPARK_LINE == "3.5":
+        return text.cast("binary") != F.encode(text, "UTF-8")
+    return ~F.is_valid_utf8(text)  # type: ignore[attr-defined]  # Spark 4.0 only
