@@ -48,3 +48,14 @@ def struct(columns: Mapping[str, str]) -> T.StructType:
 def describe(schema: T.StructType) -> str:
     """'a bigint, b string' — for messages that compare schemas."""
     return ", ".join(f"{field.name} {field.dataType.simpleString()}" for field in schema.fields)
+
+
+def nullable(data_type: T.DataType) -> T.DataType:
+    """The type with every element, value and field inside it admitting nulls (as a Hive table's do)."""
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(nullable(data_type.elementType), True)
+    if isinstance(data_type, T.MapType):
+        return T.MapType(nullable(data_type.keyType), nullable(data_type.valueType), True)
+    if isinstance(data_type, T.StructType):
+        return T.StructType([T.StructField(f.name, nullable(f.dataType), True) for f in data_type.fields])
+    return data_type

@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 from etl import formats
 from etl.config.models import EnvConfig, S3Settings, TableFormat
 from etl.jars import JARS_DIR, jar_path, table_format_of
+from etl.spark_internals import start_jvm
 from etl.zones import join
 
 _LOG4J2 = Path(__file__).with_name("log4j2.properties")
@@ -132,8 +133,10 @@ def build_session(env: EnvConfig, app_name: str, table_formats: set[TableFormat]
         # Python workers of a local session run this interpreter, not the PATH's python3 (PySpark refuses
         # workers of another minor version: the Spark 4.0 lane's venv is Python 3.12).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    settings = session_settings(env, app_name, table_formats)
+    start_jvm(settings)
     builder = SparkSession.builder
-    for key, value in session_settings(env, app_name, table_formats).items():
+    for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
     if not env.local_state:  # locally, etl/log4j2.properties filters the console and keeps the full log

@@ -8,9 +8,16 @@ make their own).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 import pyspark
+from pyspark import SparkConf, SparkContext
+from pyspark.java_gateway import launch_gateway
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -45,3 +52,31 @@ def utf8_invalid(text: Column) -> Column:
     if SPARK_LINE == "3.5":
         return text.cast("binary") != F.encode(text, "UTF-8")
     return ~F.is_valid_utf8(text)  # type: ignore[attr-defined]  # Spark 4.0 only
+
+
+# Spark 4.0's launcher always adds --add-modules=jdk.incubator.vector, and the JVM then starts by printing
+# this on stderr: a line on every command's console that says nothing to its reader.
+_INCUBATOR_WARNING = b"WARNING: Using incubator modules: jdk.incubator.vector\n"
+
+
+def start_jvm(settings: Mapping[str, str]) -> None:
+    """Start Spark's JVM with these settings, once per process. On Spark 4.0 its stderr goes through a pipe
+    that drops the incubator-module warning it starts with and passes everything else on as it comes
+    (progress bars included); Spark 3.5 prints no such line, and starts its JVM itself."""
+    if SPARK_LINE == "3.5" or SparkContext._gateway is not None:
+        return
+    conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
+    gateway = launch_gateway(conf, popen_kwargs={"stderr": subprocess.PIPE})
+    threading.Thread(target=_pass_stderr_on, args=(gateway.proc.stderr,), name="jvm-stderr", daemon=True).start()
+    SparkContext._ensure_initialized(gateway=gateway, conf=conf)
+
+
+def _pass_stderr_on(pipe: Any) -> None:
+    start: bytes | None = b""  # the output up to its first line break, until it is known (then None)
+    while chunk := os.read(pipe.fileno(), 1 << 16):
+        if start is not None:
+            start += chunk
+            if b"\n" not in start:
+                continue
+            chunk, start = start.removeprefix(_INCUBATOR_WARNING), None
+        os.write(sys.stderr.fileno(), chunk)

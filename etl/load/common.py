@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from etl import catalog
 from etl.config.models import TargetConfig
 from etl.errors import LoadError
-from etl.schema import describe
+from etl.schema import describe, nullable
 from etl.zones import Zones
 
 _OVERWRITE_MODE = "spark.sql.sources.partitionOverwriteMode"
@@ -50,8 +50,10 @@ def conform(spark: SparkSession, df: DataFrame, table: str) -> DataFrame:
     """The data's columns in the table's order; a clear error when names or types differ (no silent casts)."""
     expected = spark.table(table).schema
     actual = df.schema
-    expected_types = {f.name: f.dataType for f in expected.fields}
-    actual_types = {f.name: f.dataType for f in actual.fields}
+    # Nullability inside a type aside: a table's arrays, maps and structs admit nulls, and Spark decides
+    # whether a computed array can hold one (4.0 says no more often than 3.5); the write admits either.
+    expected_types = {f.name: nullable(f.dataType) for f in expected.fields}
+    actual_types = {f.name: nullable(f.dataType) for f in actual.fields}
     if expected_types != actual_types:
         raise LoadError(
             f"{table}: the data's columns do not match the table: table has ({describe(expected)}), data has ({describe(actual)})"

@@ -20,8 +20,9 @@ from tests.integration.expected import (
     expected_fact_keys,
     fact_keys,
 )
+from tests.lanes import needs_jars
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, needs_jars("hadoop-aws", "aws-java-sdk-bundle")]
 
 CATALOG_SQL = (
     "DESCRIBE TABLE EXTENDED warehouse.fact_sales",

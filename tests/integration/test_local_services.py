@@ -21,6 +21,7 @@ import etl.dev.s3 as s3_module
 from etl.dev.cluster import StandaloneCluster
 from etl.dev.s3 import S3Server
 from etl.jars import jar_path
+from tests.lanes import needs_jars
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +210,7 @@ def test_executors_import_only_what_py_files_ships(cluster: StandaloneCluster, n
     assert "ModuleNotFoundError: No module named 'probe_pkg'" in missing.stdout + missing.stderr
 
 
+@needs_jars("hadoop-aws", "aws-java-sdk-bundle")
 def test_spark_reads_and_writes_s3_through_s3a(cluster: StandaloneCluster, s3: S3Server, nowhere: Path, tmp_path: Path) -> None:
     """The wiring for s3:// URIs as on EMR: S3A jars from a shared folder, the endpoint, keys from the environment."""
     jars = ":".join(str(jar_path(name)) for name in ("hadoop-aws", "aws-java-sdk-bundle"))

@@ -38,9 +38,10 @@ from tests.integration.expected import (
     expected_fact_keys,
     fact_keys,
 )
+from tests.lanes import needs_jars
 from tests.leaks import record_output
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, needs_jars("hadoop-aws", "aws-java-sdk-bundle", "iceberg-spark-runtime")]
 
 BUCKET, PREFIX = "etl-lake", "cluster"
 ARTIFACTS = f"s3://{BUCKET}/artifacts/test/"

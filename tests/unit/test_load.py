@@ -112,6 +112,18 @@ def test_schema_mismatch_is_a_clear_error(spark: SparkSession, make_ctx) -> None
     )
 
 
+def test_an_array_that_spark_knows_holds_no_null_loads_into_the_tables_nullable_array(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    """array_compact() yields array<string> without nulls (Spark 4.0 says so in the type); the table's admits them."""
+    target = TargetConfig(table="unit_load.tagged", mode="append")
+    first = spark.createDataFrame([(1, ["a", None], D1)], "k bigint, tags array<string>, d date")
+    parquet.write(spark, first, target, make_ctx(D1))
+    compacted = spark.createDataFrame([(2, ["b", None], D1)], "k bigint, tags array<string>, d date").withColumn(
+        "tags", F.array_compact("tags")
+    )
+    parquet.write(spark, compacted, target, make_ctx(D1))
+    assert sorted((r.k, r.tags) for r in spark.table("unit_load.tagged").collect()) == [(1, ["a", None]), (2, ["b"])]
+
+
 def test_partition_column_missing_from_data(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
     target = TargetConfig(table="unit_load.nopart", mode="overwrite_partitions", partition_by=["day"])
     with pytest.raises(LoadError, match=r"^unit_load.nopart: the data has no column\(s\) day named in partition_by/merge_keys$"):
