@@ -8,9 +8,9 @@ make their own).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -72,11 +72,13 @@ def start_jvm(settings: Mapping[str, str]) -> None:
 
 
 def _pass_stderr_on(pipe: Any) -> None:
+    """To file descriptor 2, where the JVM would have written (sys.stderr may be a test's capture)."""
     start: bytes | None = b""  # the output up to its first line break, until it is known (then None)
-    while chunk := os.read(pipe.fileno(), 1 << 16):
-        if start is not None:
-            start += chunk
-            if b"\n" not in start:
-                continue
-            chunk, start = start.removeprefix(_INCUBATOR_WARNING), None
-        os.write(sys.stderr.fileno(), chunk)
+    with contextlib.suppress(OSError):  # our stderr closed at exit: nothing left to say
+        while chunk := os.read(pipe.fileno(), 1 << 16):
+            if start is not None:
+                start += chunk
+                if b"\n" not in start:
+                    continue
+                chunk, start = start.removeprefix(_INCUBATOR_WARNING), None
+            os.write(2, chunk)
