@@ -53,6 +53,16 @@ def spark(env: EnvConfig) -> Iterator[SparkSession]:
     stop_session(session)
 
 
+@pytest.fixture(params=[False, True], ids=["ansi-off", "ansi-on"])
+def ansi(request: pytest.FixtureRequest, spark: SparkSession) -> Iterator[bool]:
+    """The test once with ANSI SQL off (Spark 3.5's default) and once on (Spark 4.0's, so EMR 8's): a job
+    must give the same values either way (`pytestmark = pytest.mark.usefixtures("ansi")`)."""
+    before = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", str(request.param).lower())
+    yield request.param
+    spark.conf.set("spark.sql.ansi.enabled", before)
+
+
 @pytest.fixture(scope="session")
 def zones(env: EnvConfig) -> Zones:
     return Zones.from_env(env)

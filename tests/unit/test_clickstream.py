@@ -15,6 +15,9 @@ from etl.transform.rules import DROPPED_BY
 from etl.transform.sessionize import sessionize
 from jobs.clickstream_sessions import Params, fact_rows, page_views
 
+# The job's transforms give the same values with ANSI SQL off and on (the ansi fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("ansi")
+
 HEADER = [
     "#Version: 1.0",
     "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
@@ -12,6 +13,9 @@ from etl.context import DateWindow
 from etl.schema import struct
 from etl.transform.scd2 import OPEN_END
 from jobs.sales_warehouse import agg_sales_daily, customer_versions, dim_customer, fact_sales
+
+# The job's transforms give the same values with ANSI SQL off and on (the ansi fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("ansi")
 
 D = Decimal
 J1, J2, J3 = date(1992, 1, 1), date(1992, 1, 2), date(1992, 1, 3)

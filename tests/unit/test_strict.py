@@ -12,6 +12,9 @@ from pyspark.sql import SparkSession
 from etl.config.models import ColumnSpec
 from etl.extract.strict import REASON, typed
 
+# Strict typing gives the same values with ANSI SQL off and on (the ansi fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("ansi")
+
 
 def judge(spark: SparkSession, kind: str, texts: list[str | None], nullable: bool = False) -> list[tuple]:
     """(text, typed value, reason) for each text in a one-column frame of type `kind`; the value is None
