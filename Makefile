@@ -46,13 +46,13 @@ $(BIN)/etl: setup.py
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]" "pyspark==$(PYSPARK)"
 	@touch $@
 
-# $(call compile_jar,<java sources>,<classes folder>,<top package folder>,<what happens without javac>):
+# $(call compile_jar,<java sources>,<classes folder>,<top package folder>,<what happens without javac>[,<Java release>]):
 # the optional helpers of etl/jvm/, compiled against the Spark jars pip installed.
 define compile_jar
 @if ! command -v javac >/dev/null; then echo "javac not found: $(4)"; exit 0; fi; \
 spark_jars=$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
 rm -rf $(2) && mkdir -p $(2) $(dir $@) && \
-javac --release $(JAVA_RELEASE) -nowarn -d $(2) -cp "$$spark_jars/*" $(1) && \
+javac --release $(or $(5),$(JAVA_RELEASE)) -nowarn -d $(2) -cp "$$spark_jars/*" $(1) && \
 jar cf $@ -C $(2) $(3)
 endef
 
@@ -61,8 +61,9 @@ $(LOCAL_FS_JAR): $(wildcard etl/jvm/etl/hadoop/*.java) $(BIN)/etl
 	$(call compile_jar,$(wildcard etl/jvm/etl/hadoop/*.java),.cache/classes-$(SPARK),etl,local writes will use Hadoop's slower file system)
 
 # Reads and relocates a table's partitions in one JVM call, not py4j calls per partition (see etl/jvm/); optional.
+# It ships in the release for EMR 7 and 8 alike: Java 8 bytecode, the same bytes from either lane's jars.
 $(CATALOG_JAR): $(wildcard etl/jvm/etl/hive/*.java) $(BIN)/etl
-	$(call compile_jar,$(wildcard etl/jvm/etl/hive/*.java),.cache/classes-catalog-$(SPARK),etl,partitions will be switched through py4j$(,) one call at a time)
+	$(call compile_jar,$(wildcard etl/jvm/etl/hive/*.java),.cache/classes-catalog-$(SPARK),etl,partitions will be switched through py4j$(,) one call at a time,8)
 
 # Hive 2.3's metastore listens on every interface; this class of Hive's name binds 127.0.0.1 (see etl/jvm/hms/); optional.
 $(HMS_LOOPBACK_JAR): $(wildcard etl/jvm/hms/org/apache/hadoop/hive/common/auth/*.java) $(BIN)/etl

@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 from datetime import date, timedelta
 
-from etl import catalog, fs
+from etl import catalog
 from etl.config import ConfigDir, find_conf_dir
 from etl.session import build_session, stop_session
+from etl.spark_internals import fs
 from etl.zones import Zones, join
 
 # Metastore requests of 1,000 entries: fewer round trips for tens of thousands of them.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
+from etl import spark_internals
 from etl.config.models import EnvConfig, TableFormat
 from etl.errors import ConfigError, TableFormatUnavailable
 
@@ -50,13 +51,7 @@ def session_settings(env: EnvConfig, formats: set[TableFormat]) -> dict[str, str
 
 
 def runtime_available(spark: SparkSession, table_format: TableFormat) -> bool:
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    try:
-        jvm.java.lang.Class.forName(_PROBE[table_format])
-    except Exception:  # py4j wraps the ClassNotFoundException
-        return False
-    return True
+    return spark_internals.class_available(spark, _PROBE[table_format])
 
 
 def require_runtime(spark: SparkSession, formats: set[TableFormat]) -> None:

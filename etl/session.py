@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from etl import formats
 from etl.config.models import EnvConfig, S3Settings, TableFormat
 from etl.jars import JARS_DIR, jar_path, table_format_of
-from etl.spark_internals import start_jvm
+from etl.spark_internals import start_jvm, stop_jvm
 from etl.zones import join
 
 _LOG4J2 = Path(__file__).with_name("log4j2.properties")
@@ -147,16 +147,5 @@ def build_session(env: EnvConfig, app_name: str, table_formats: set[TableFormat]
 
 def stop_session(spark: SparkSession) -> None:
     """Stop Spark and wait for its JVM to exit, so that nothing outlives the command."""
-    from pyspark import SparkContext
-
-    gateway = SparkContext._gateway
     spark.stop()
-    if gateway is None:
-        return
-    process = getattr(gateway, "proc", None)
-    gateway.shutdown()
-    SparkContext._gateway = None
-    SparkContext._jvm = None
-    if process is not None and process.stdin is not None:
-        process.stdin.close()  # the JVM's gateway server exits when its stdin closes
-        process.wait(timeout=60)
+    stop_jvm()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,8 +21,8 @@ from etl.errors import ConfigError
 Key = tuple[str | int, ...]
 Model = TypeVar("Model", bound=BaseModel)
 
-# ${NAME} or ${NAME:-default}; the default may be empty.
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${NAME} or ${NAME:-default}; the default may be empty, and may hold ${...} itself.
+_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(\}|:-)")
 
 
 def dotted(key: Key) -> str:
@@ -65,18 +65,51 @@ def interpolate(value: Any, shown_as: str, key: Key = (), environ: Mapping[str, 
     if not isinstance(value, str):
         return value
 
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
+    def substitute(name: str, default: str | None) -> str:
         if name in environ and environ[name] != "":
             return environ[name]
         if default is not None:
-            return default
+            return _expand(default, substitute)
         if unset is not None:
             unset.append(f"{shown_as}: {dotted(key)} needs ${name}")
             return f"<{name}>"
         raise ConfigError(f"{shown_as}: {dotted(key)}: environment variable {name} is not set (and no ${{{name}:-default}} is given)")
 
-    return _VARIABLE.sub(substitute, value)
+    return _expand(value, substitute)
+
+
+def _expand(text: str, substitute: Callable[[str, str | None], str]) -> str:
+    """text with each ${NAME} or ${NAME:-default} replaced by substitute(NAME, default or None); a default
+    runs to its matching brace, so it may hold references of its own. Text that is no reference stays."""
+    out, at = [], 0
+    while (start := text.find("${", at)) != -1:
+        out.append(text[at:start])
+        reference = _NAME.match(text, start)
+        end = None if reference is None else reference.end() - 1 if reference.group(2) == "}" else _closing_brace(text, reference.end())
+        if reference is None or end is None:  # not a reference: the text as it is
+            out.append("${")
+            at = start + 2
+            continue
+        default = text[reference.end() : end] if reference.group(2) == ":-" else None
+        out.append(substitute(reference.group(1), default))
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _closing_brace(text: str, at: int) -> int | None:
+    """The index of the brace that closes a reference whose default starts at `at`, or None."""
+    depth = 1
+    while at < len(text):
+        if text.startswith("${", at):
+            depth, at = depth + 1, at + 2
+            continue
+        if text[at] == "}":
+            depth -= 1
+            if depth == 0:
+                return at
+        at += 1
+    return None
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any], provenance: dict[Key, str], overlay_file: str, key: Key = ()) -> dict[str, Any]:

@@ -107,12 +107,30 @@ class EmrSettings(Strict):
         "where `etl deploy` uploads and the steps read (or --artifacts).",
     )
     endpoint: str | None = Field(None, description="EMR API endpoint override (tests against a local EMR API); empty for AWS.")
+    release_label: str | None = Field(
+        None,
+        pattern=r"^emr-(spark-)?\d+\.\d+\.\d+$",
+        description="The EMR release the env's clusters run: emr-7.x (Spark 3.5) or emr-spark-8.x (Spark 4.0).",
+    )
+    python: Literal["python3.11", "python3.12", "python3.13"] = Field(
+        "python3.11",
+        description="The Python the bootstrap action installs the requirements into and PYSPARK_PYTHON names "
+        "(bootstrap/configurations/python3XX.json).",
+    )
 
     @model_validator(mode="after")
     def _artifacts_on_s3(self) -> EmrSettings:
         if self.artifacts and not self.artifacts.startswith("s3://"):
             raise ValueError(f"artifacts must be an s3://bucket/prefix/ URI (EMR reads the release from S3), got {self.artifacts!r}")
         return self
+
+    @property
+    def spark_line(self) -> str | None:
+        """The Spark the release label's clusters run: "3.5" (EMR 7), "4.0" (EMR 8)."""
+        if self.release_label is None:
+            return None
+        major = int(self.release_label.removeprefix("emr-").removeprefix("spark-").split(".")[0])
+        return {7: "3.5", 8: "4.0"}.get(major)
 
 
 class TableSettings(Strict):

@@ -27,9 +27,9 @@ from urllib.parse import quote
 
 from pyspark.sql import SparkSession
 
-from etl import fs
 from etl.context import DateWindow
 from etl.extract.cloudfront import FIELDS_LINE
+from etl.spark_internals import fs
 from etl.zones import Zones
 
 FIRST_DAY = date(2024, 6, 1)

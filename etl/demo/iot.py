@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from etl import fs
 from etl.context import DateWindow
+from etl.spark_internals import fs
 from etl.zones import Zones
 
 FIRST_DAY = LAST_DAY = date(2024, 6, 1)

@@ -27,9 +27,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl import fs
 from etl.context import DateWindow
 from etl.errors import EtlError
+from etl.spark_internals import fs
 from etl.zones import Zones
 
 FIRST_DAY = date(1992, 1, 1)

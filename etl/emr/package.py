@@ -5,7 +5,8 @@
     dist/conf/               the same conf/, readable without unzipping (and for `etl submit`)
     dist/requirements.txt    setup.py's install_requires without pyspark (EMR ships Spark)
     dist/etl-catalog.jar     the driver's helper for the metastore's partitions, for spark-submit --jars
-                             (etl/jvm/etl/hive/, built by `make setup` against Spark 3.5's jars)
+                             (etl/jvm/etl/hive/, built by `make setup`: Java 8 bytecode that is the same
+                             whether compiled against Spark 3.5's jars or 4.0's, so EMR 7 and 8 run one release)
 
 The zip is reproducible: the same source gives the same bytes (sorted entries, fixed timestamps and
 permissions, one compression level), so two builds of one commit are interchangeable and a deployed

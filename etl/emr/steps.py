@@ -27,7 +27,7 @@ DEFAULT_DEPLOY_MODE: DeployMode = "client"
 DEFAULT_ACTION_ON_FAILURE: ActionOnFailure = "CONTINUE"
 
 # Beside the zip in every release (etl/emr/package.py); on the driver's classpath, it reads and moves a
-# table's partitions in one JVM call each (etl/catalog.py), where py4j makes a round trip per partition.
+# table's partitions in one JVM call each (etl/spark_internals/session_catalog.py), where py4j makes a round trip per partition.
 CATALOG_JAR_NAME = "etl-catalog.jar"
 
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 
-from etl import fs
 from etl.config.models import SourceConfig
 from etl.context import RunContext
 from etl.errors import RAISED_IN_QUERY, SourceError
@@ -15,6 +14,7 @@ from etl.extract import cloudfront, lines
 from etl.extract.malformed import MALFORMED
 from etl.extract.strict import REASON
 from etl.schema import struct
+from etl.spark_internals import fs
 from etl.zones import join
 
 

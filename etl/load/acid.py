@@ -19,11 +19,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl import catalog, fs
+from etl import catalog
 from etl.config.models import TableFormat, TargetConfig
 from etl.context import RunContext
 from etl.formats import require_runtime
 from etl.load.common import FAILED_RULES, LOADED, QUARANTINED, ROUTE, conform, ensure_table, partition_overwrite_mode
+from etl.spark_internals import fs
 from etl.zones import Zones, join
 
 STAGING = "_staging"

@@ -46,11 +46,12 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl import catalog, fs
+from etl import catalog
 from etl.catalog import PartitionValues
 from etl.config.models import TargetConfig
 from etl.context import RunContext
 from etl.load.common import FAILED_RULES, LOADED, QUARANTINED, ROUTE, conform, ensure_table
+from etl.spark_internals import fs
 from etl.zones import Zones, join
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,6 @@ def stage(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
     # A new unpartitioned table reads an empty folder until the run publishes.
     empty = join(root, f"{RUN_PREFIX}{ctx.run_id}-empty")
     created = ensure_table(spark, data, target, ctx.zones, "parquet", root if target.partition_by else empty)
-    if created and not target.partition_by:
-        fs.mkdirs(spark, empty)
     df = routed_as_table(spark, df, target.table)
     columns = tuple(target.partition_by)
     if target.partition_by:

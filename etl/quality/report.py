@@ -24,12 +24,12 @@ from typing import Any, Protocol
 
 from pyspark.sql import SparkSession
 
-from etl import fs
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
 from etl.errors import EtlError
 from etl.quality.suite import GE_SEVERITY
 from etl.quality.validate import ValidationResult, outcome_of, overall_status
+from etl.spark_internals import fs
 from etl.zones import Zones, join, local_path
 
 log = logging.getLogger(__name__)

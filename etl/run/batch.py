@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, Observation
 
-from etl import fs
 from etl.context import RunContext
 from etl.errors import SourceError, ValidationFailed
 from etl.extract import source_folders
@@ -41,6 +40,7 @@ from etl.run.checks import account, check_volumes, require_unique_merge_keys
 from etl.run.load import write_quarantine
 from etl.run.transformed import derived, transformed
 from etl.run.validation import failure_line, validate
+from etl.spark_internals import fs
 from etl.state import audit, bookmarks
 from etl.stopwatch import Stopwatch
 
@@ -85,7 +85,7 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
                 loaded[name] = read_staged(spark, staged[name], LOADED)
             watch.lap("stage")
 
-            read = observe.counts(spark, reads, marked)
+            read = observe.counts(spark, reads)
             record.rows_read = {name: counts["rows"] for name, counts in read.items()}
             # a source of the days before the window is context: its malformed lines were its own day's run's
             record.rows_malformed = {

@@ -9,7 +9,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import Observation, SparkSession
+
+from etl import spark_internals
 
 log = logging.getLogger(__name__)
 
@@ -18,24 +20,19 @@ def observations(sources: Iterable[str]) -> dict[str, Observation]:
     return {name: Observation(_observation_name(name)) for name in sources}
 
 
-def counts(spark: SparkSession, observed: Mapping[str, Observation], outputs: Mapping[str, DataFrame]) -> dict[str, dict[str, int]]:
+def counts(spark: SparkSession, observed: Mapping[str, Observation]) -> dict[str, dict[str, int]]:
     """Rows read (and malformed) per source, from the observations the outputs' materialization filled in.
 
-    A source no output uses was never read: 0. Spark delivers a metric through its listener bus, after
-    the action; once the bus is drained, a metric that has not arrived never will (adaptive execution
-    skips the scan of a join side it knows to be empty), and that source read no rows.
+    Spark delivers a metric through its listener bus, after the action; once the bus is drained, a metric
+    that has not arrived never will: no query read the source (no target uses it, or adaptive execution
+    skipped the scan of a join side it knew to be empty), and it read no rows.
     """
-    plans = [frame._jdf.queryExecution().analyzed().treeString() for frame in outputs.values()]
-    spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()  # type: ignore[union-attr]
+    spark_internals.wait_for_listeners(spark)
     found: dict[str, dict[str, int]] = {}
     for name, observation in observed.items():
-        found[name] = {"rows": 0, "malformed": 0}
-        if not any(f"CollectMetrics {_observation_name(name)}," in plan for plan in plans):
-            log.warning("source %s is declared but no target uses it", name)
-            continue
         result = _metrics(observation)
         if "rows" not in result:
-            log.info("source %s: Spark skipped reading it (nothing to join it with)", name)
+            log.info("source %s: Spark did not read it (no target needed its rows)", name)
         found[name] = {"rows": int(result.get("rows", 0)), "malformed": int(result.get("malformed", 0))}
     return found
 
@@ -43,24 +40,16 @@ def counts(spark: SparkSession, observed: Mapping[str, Observation], outputs: Ma
 def metrics(spark: SparkSession, observation: Observation) -> dict[str, Any]:
     """An observation's metrics once the action that filled it in has finished; {} when Spark never ran
     the node that counts (adaptive execution skipped it: no rows)."""
-    spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()  # type: ignore[union-attr]
+    spark_internals.wait_for_listeners(spark)
     return _metrics(observation)
 
 
 def _metrics(observation: Observation) -> dict[str, Any]:
-    """The observation's metrics, or {} when Spark never delivered them. Spark 3.5's Observation.get
-    waits forever for metrics that never come, so its `metrics` field is looked at first (a JVM
-    internal; where it is not there, a thread waits two seconds, and stays blocked until exit)."""
-    java: Any = observation._jo
-    if java is None:  # never attached to a query
+    """The observation's metrics, or {} when Spark never delivered them. Observation.get waits forever
+    for metrics that never come, so whether they came is asked first; where that cannot be known, a
+    thread waits two seconds, and stays blocked until exit."""
+    if spark_internals.observation_delivered(observation) is False:
         return {}
-    try:
-        field = java.getClass().getDeclaredField("metrics")
-        field.setAccessible(True)
-        if field.get(java).isEmpty():
-            return {}
-    except Exception:  # another Spark's Observation: wait in a thread
-        pass
     result: dict[str, Any] = {}
     reader = threading.Thread(target=_collect, args=(observation, result), daemon=True)
     reader.start()

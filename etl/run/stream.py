@@ -32,7 +32,6 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from etl import fs
 from etl.config.models import TableFormat, TargetConfig
 from etl.context import RunContext
 from etl.errors import EtlError
@@ -41,6 +40,7 @@ from etl.job import Job
 from etl.load import write_table
 from etl.run.audited import audited, sweep_tables
 from etl.run.transformed import transformed
+from etl.spark_internals import fs
 from etl.state import audit, quarantine
 
 log = logging.getLogger(__name__)

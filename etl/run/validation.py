@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
-from etl import fs
 from etl.config.models import JobConfig, SuiteConfig
 from etl.context import RunContext
 from etl.load import Staged, read_staged
@@ -17,6 +16,7 @@ from etl.quality import ValidationResult, Validator
 from etl.quality.report import write_report
 from etl.quality.routing import Rule, Tally, samples
 from etl.quality.validate import Counted
+from etl.spark_internals import fs
 
 log = logging.getLogger(__name__)
 

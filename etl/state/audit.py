@@ -8,10 +8,11 @@ from datetime import date, datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from etl import catalog, fs
+from etl import catalog
 from etl.config.models import TargetConfig
 from etl.context import RunContext
 from etl.load import parquet
+from etl.spark_internals import fs
 from etl.zones import join
 
 AUDIT_TABLE = "etl_audit.job_runs"

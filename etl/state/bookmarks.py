@@ -21,10 +21,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl import catalog, fs
+from etl import catalog
 from etl.config.models import TargetConfig
 from etl.context import RunContext
 from etl.load import parquet
+from etl.spark_internals import fs
 
 BOOKMARKS_TABLE = "etl_audit.bookmarks"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

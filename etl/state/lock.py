@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from etl import catalog, fs
+from etl import catalog
 from etl.errors import JobLocked
+from etl.spark_internals import fs
 from etl.zones import Zones, join
 
 log = logging.getLogger(__name__)

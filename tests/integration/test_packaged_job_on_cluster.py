@@ -1,11 +1,15 @@
 """The release artifact on a real Spark standalone cluster, as an EMR step runs it.
 
-`etl package` builds dist/, `etl deploy`'s code uploads it to the S3 server, and the exact spark-submit
-Args of `etl emr-step` run on a master + worker started here, with the settings an EMR cluster brings
-itself (s3:// file system, metastore URI, Iceberg on the classpath) given as --conf, the way EMR's
-classifications do. Driver and executors run a Python that cannot import the project except from the
-zip: the editable install of the checkout is hidden from them (python -S, site-packages on PYTHONPATH).
-The tables are Iceberg tables in the Hive metastore service; DuckDB gives the expected values.
+`etl package` builds dist/ and the exact spark-submit Args of `etl emr-step` run on a master + worker
+started here, with the settings an EMR cluster brings itself (file system, metastore URI, table format
+jars) given as --conf, the way EMR's classifications do. Driver and executors run a Python that cannot
+import the project except from the zip: the editable install of the checkout is hidden from them
+(python -S, site-packages on PYTHONPATH). DuckDB gives the expected values.
+
+On Spark 3.5 (EMR 7, env emr) the release is uploaded to the S3 server by `etl deploy`'s code and the
+tables are Iceberg tables on s3:// in the Hive metastore service. Spark 4.0 (EMR 8, env emr8, ANSI SQL
+on) has neither S3A nor Iceberg here (ENVIRONMENT: no registry has them), so there the same step reads
+the release from a local folder (its s3:// prefix replaced) and loads Parquet tables in a file:// lake.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import stat
 import sys
 import sysconfig
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +33,7 @@ from etl.emr.deploy import deploy
 from etl.emr.package import build
 from etl.emr.steps import emr_step
 from etl.jars import jar_path
+from etl.spark_internals import SPARK_LINE
 from tests.integration.conftest import AWS_ENV, REPO, Lake
 from tests.integration.expected import (
     WAREHOUSE_SQL,
@@ -38,14 +44,38 @@ from tests.integration.expected import (
     expected_fact_keys,
     fact_keys,
 )
-from tests.lanes import needs_jars
 from tests.leaks import record_output
 
-pytestmark = [pytest.mark.integration, needs_jars("hadoop-aws", "aws-java-sdk-bundle", "iceberg-spark-runtime")]
+pytestmark = pytest.mark.integration
 
 BUCKET, PREFIX = "etl-lake", "cluster"
 ARTIFACTS = f"s3://{BUCKET}/artifacts/test/"
 FIRST, LAST = date(1992, 1, 1), date(1992, 1, 4)
+ON_S3 = SPARK_LINE == "3.5"  # S3A and Iceberg exist for Spark 3.5 only on this machine
+S3_JARS = ("hadoop-aws", "aws-java-sdk-bundle", "iceberg-spark-runtime")
+
+
+@dataclass(frozen=True)
+class Release:
+    """Where the cluster reads dist/ from, and the names it holds."""
+
+    uri: str
+    names: list[str]
+
+    def step_args(self, env: str, window: DateWindow) -> list[str]:
+        """The step's spark-submit Args, reading the release from here instead of ARTIFACTS."""
+        args: list[str] = emr_step("sales_warehouse", env, window, ARTIFACTS)["HadoopJarStep"]["Args"]
+        return [arg.replace(ARTIFACTS, self.uri) for arg in args]
+
+
+@dataclass(frozen=True)
+class Line:
+    """What differs between the two lanes' runs of the same release."""
+
+    env: str
+    table_format: str
+    driver_env: dict[str, str]  # what the cluster's spark-env.sh would export
+    cluster_settings: list[str]  # spark-submit options standing in for the cluster's own configuration
 
 
 @pytest.fixture(scope="module")
@@ -66,68 +96,96 @@ def isolated_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wrapper
 
 
-def cluster_settings(s3_server: S3Server, metastore: HiveMetastore) -> list[str]:
-    """What EMR configures on its own: EMRFS for s3://, the metastore (hive-site), Iceberg (iceberg-defaults)."""
-    jars = ":".join(str(jar_path(name)) for name in ("hadoop-aws", "aws-java-sdk-bundle", "iceberg-spark-runtime"))
+@pytest.fixture(scope="module")
+def hms(request: pytest.FixtureRequest) -> HiveMetastore:
+    """The metastore service: one that reaches the S3 server where the tables are on s3://."""
+    return request.getfixturevalue("metastore" if ON_S3 else "plain_metastore")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Release:
+    package = build(REPO, tmp_path_factory.mktemp("dist") / "dist")
+    if not ON_S3:
+        return Release(f"file://{package.out}/", sorted(path.name for path in package.out.iterdir() if path.is_file()))
+    s3_server: S3Server = request.getfixturevalue("s3_server")
+    s3_server.create_bucket(BUCKET)
+    keys = deploy(s3_server.client(), package.out, ARTIFACTS, say=lambda _: None)
+    return Release(ARTIFACTS, sorted(key.rsplit("/", 1)[1] for key in keys if "/conf/" not in key))
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory, hms: HiveMetastore, request: pytest.FixtureRequest) -> Lake:
+    """The raw extracts of four days landed (by `etl demo-data`), and `etl sql` access to the result."""
+    state = tmp_path_factory.mktemp("cluster-state")
+    if not ON_S3:
+        lake = Lake(state / "lake", env="local-hms", environ={"ETL_METASTORE_URIS": hms.uris, "ETL_TABLE_FORMAT": "parquet"})
+        lake.etl_ok("demo-data", "--env", "local-hms", "--scale", "0.01", "--from", str(FIRST), "--to", str(LAST))
+        return lake
+    s3_server: S3Server = request.getfixturevalue("s3_server")
+    s3_server.create_bucket(BUCKET)
+    environ = {
+        **AWS_ENV,
+        "ETL_BUCKET": BUCKET,
+        "ETL_PREFIX": PREFIX,
+        "ETL_S3_ENDPOINT": s3_server.endpoint,
+        "ETL_METASTORE_URIS": hms.uris,
+        "ETL_TABLE_FORMAT": "iceberg",
+    }
+    lake = Lake(state / "state", env="local-emr", environ=environ)
+    lake.etl_ok("demo-data", "--env", "local-s3", "--scale", "0.01", "--from", str(FIRST), "--to", str(LAST))
+    return lake
+
+
+@pytest.fixture(scope="module")
+def line(lake: Lake, hms: HiveMetastore, request: pytest.FixtureRequest) -> Line:
     settings = {
+        "spark.hadoop.hive.metastore.uris": hms.uris,
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.ui.enabled": "false",
+    }
+    if not ON_S3:
+        driver_env = {"ETL_LAKE_ROOT": f"file://{lake.root}", "ETL_TABLE_FORMAT": "parquet"}
+        return Line("emr8", "parquet", driver_env, [arg for key, value in settings.items() for arg in ("--conf", f"{key}={value}")])
+    # EMRFS for s3://, Iceberg (iceberg-defaults)
+    s3_server: S3Server = request.getfixturevalue("s3_server")
+    jars = ":".join(str(jar_path(name)) for name in S3_JARS)
+    settings |= {
         "spark.executor.extraClassPath": jars,
         "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.endpoint": s3_server.endpoint,
         "spark.hadoop.fs.s3a.path.style.access": "true",
         "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
         "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
-        "spark.hadoop.hive.metastore.uris": metastore.uris,
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.host": "127.0.0.1",
-        "spark.ui.enabled": "false",
     }
-    return ["--driver-class-path", jars, *(arg for key, value in settings.items() for arg in ("--conf", f"{key}={value}"))]
+    driver_env = {**AWS_ENV, "ETL_BUCKET": BUCKET, "ETL_PREFIX": PREFIX, "ETL_TABLE_FORMAT": "iceberg"}
+    options = ["--driver-class-path", jars, *(arg for key, value in settings.items() for arg in ("--conf", f"{key}={value}"))]
+    return Line("emr", "iceberg", driver_env, options)
 
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> list[str]:
-    """dist/ built and uploaded to the S3 server; returns the uploaded keys."""
-    s3_server.create_bucket(BUCKET)
-    package = build(REPO, tmp_path_factory.mktemp("dist") / "dist")
-    return deploy(s3_server.client(), package.out, ARTIFACTS, say=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server, metastore: HiveMetastore) -> Lake:
-    """The raw extracts of four days landed on S3 (by `etl demo-data`), and `etl sql` access to the result."""
-    environ = {
-        **AWS_ENV,
-        "ETL_BUCKET": BUCKET,
-        "ETL_PREFIX": PREFIX,
-        "ETL_S3_ENDPOINT": s3_server.endpoint,
-        "ETL_METASTORE_URIS": metastore.uris,
-        "ETL_TABLE_FORMAT": "iceberg",
-    }
-    lake = Lake(tmp_path_factory.mktemp("cluster-state") / "state", env="local-emr", environ=environ)
-    lake.etl_ok("demo-data", "--env", "local-s3", "--scale", "0.01", "--from", str(FIRST), "--to", str(LAST))
-    return lake
-
-
-def submit(cluster: StandaloneCluster, args: list[str], python: Path, cwd: Path, settings: list[str]):  # type: ignore[no-untyped-def]
+def submit(cluster: StandaloneCluster, args: list[str], python: Path, cwd: Path, line: Line):  # type: ignore[no-untyped-def]
     assert args[0] == "spark-submit"
-    driver_env = {**AWS_ENV, "ETL_BUCKET": BUCKET, "ETL_PREFIX": PREFIX, "ETL_TABLE_FORMAT": "iceberg", "PYSPARK_PYTHON": str(python)}
-    driver_env["PYTHONPATH"] = ""
-    done = cluster.spark_submit([*settings, *args[1:]], cwd=cwd, env=driver_env, timeout=900)
+    driver_env = {**line.driver_env, "PYSPARK_PYTHON": str(python), "PYTHONPATH": ""}
+    done = cluster.spark_submit([*line.cluster_settings, *args[1:]], cwd=cwd, env=driver_env, timeout=900)
     record_output(f"spark-submit {' '.join(args[1:])}", done.stdout + done.stderr)
     return done
 
 
-def test_the_release_is_what_the_steps_point_at(released: list[str]) -> None:
-    shipped = sorted(key.rsplit("/", 1)[1] for key in released if "/conf/" not in key)
-    assert shipped == ["etl-0.1.0.zip", "etl-catalog.jar", "main.py", "requirements.txt"]
+def test_the_release_is_what_the_steps_point_at(release: Release) -> None:
+    assert release.names == [
+        "etl-0.1.0.zip",
+        "etl-catalog.jar",
+        "main.py",
+        "requirements.txt",
+    ]
 
 
 def test_without_the_zip_the_step_fails_loudly(  # type: ignore[no-untyped-def]
-    cluster, released, lake, s3_server, metastore, isolated_python, tmp_path
+    cluster, release, lake, line, isolated_python, tmp_path
 ) -> None:
-    args = emr_step("sales_warehouse", "emr", DateWindow(FIRST, FIRST), ARTIFACTS)["HadoopJarStep"]["Args"]
+    args = release.step_args(line.env, DateWindow(FIRST, FIRST))
     without_zip = [arg for i, arg in enumerate(args) if arg != "--py-files" and args[i - 1] != "--py-files"]
-    done = submit(cluster, without_zip, isolated_python, tmp_path, cluster_settings(s3_server, metastore))
+    done = submit(cluster, without_zip, isolated_python, tmp_path, line)
     assert done.returncode == 1, done.stderr[-3000:]
     # spark-submit merges the Python driver's stderr into its stdout (the step's stdout log on EMR)
     assert done.stdout.splitlines()[-1] == (
@@ -135,36 +193,41 @@ def test_without_the_zip_the_step_fails_loudly(  # type: ignore[no-untyped-def]
     )
 
 
-def test_the_emr_step_loads_correct_iceberg_tables_on_the_cluster(  # type: ignore[no-untyped-def]
-    cluster, released, lake, s3_server, metastore, isolated_python, tmp_path, tmp_path_factory
+def test_the_emr_step_loads_correct_tables_on_the_cluster(  # type: ignore[no-untyped-def]
+    cluster, release, lake, line, request, isolated_python, tmp_path, tmp_path_factory
 ) -> None:
-    step = emr_step("sales_warehouse", "emr", DateWindow(FIRST, LAST), ARTIFACTS)
-    done = submit(cluster, step["HadoopJarStep"]["Args"], isolated_python, tmp_path, cluster_settings(s3_server, metastore))
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = submit(cluster, release.step_args(line.env, DateWindow(FIRST, LAST)), isolated_python, tmp_path, line)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     # the driver found the catalog helper the step passes with --jars (the lock alone lists partitions);
     # the run's log reaches the step's output, so the warning would be there
     output = done.stdout + done.stderr
     assert "INFO etl.run.batch: publishing fact_sales into warehouse.fact_sales" in output
     assert "etl-catalog.jar is not on the driver's classpath" not in output
+    assert "\tat " not in output, output[max(0, output.find("\tat ") - 1500) : output.find("\tat ") + 300]  # no Java stack trace
     # the executors ran job code from the zip Spark shipped to them
-    executor_logs = [p for p in (cluster.work_dir / "worker").rglob("stderr")]
-    assert executor_logs
+    assert list((cluster.work_dir / "worker").rglob("stderr"))
 
-    raw = tmp_path_factory.mktemp("cluster-raw")
-    client = s3_server.client()
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/raw/"):
-        for item in page.get("Contents", []):
-            target = raw / item["Key"].removeprefix(f"{PREFIX}/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(BUCKET, item["Key"], str(target))
-    raw_copy = Lake(raw)
+    raw_copy = lake if not ON_S3 else download_raw(request.getfixturevalue("s3_server"), tmp_path_factory.mktemp("cluster-raw"))
     first, last = str(FIRST), str(LAST)
     lake.prefetch(*WAREHOUSE_SQL, "DESCRIBE TABLE EXTENDED warehouse.fact_sales", "SELECT env, status FROM etl_audit.job_runs")
     assert fact_keys(lake) == expected_fact_keys(raw_copy, first, last)
     assert dimension_rows(lake) == expected_dimension(raw_copy, first, last)
     assert aggregate_rows(lake) == expected_aggregates(raw_copy, first, last)
-    providers = {r["col_name"]: r["data_type"] for r in lake.sql("DESCRIBE TABLE EXTENDED warehouse.fact_sales")}
-    assert providers["Provider"] == "iceberg"
-    assert providers["Location"] == f"s3://{BUCKET}/{PREFIX}/curated/warehouse.db/fact_sales"
-    assert lake.sql("SELECT env, status FROM etl_audit.job_runs") == [{"env": "emr", "status": "succeeded"}]
-    assert os.environ.get("ETL_BUCKET") is None  # the test process itself never had the cluster's settings
+    described = {r["col_name"]: r["data_type"] for r in lake.sql("DESCRIBE TABLE EXTENDED warehouse.fact_sales")}
+    lake_root = f"s3://{BUCKET}/{PREFIX}" if ON_S3 else f"file:{lake.root}"
+    assert (described["Provider"], described["Location"]) == (line.table_format, f"{lake_root}/curated/warehouse.db/fact_sales")
+    assert lake.sql("SELECT env, status FROM etl_audit.job_runs") == [{"env": line.env, "status": "succeeded"}]
+    assert (
+        os.environ.get("ETL_BUCKET") is None and os.environ.get("ETL_TABLE_FORMAT") is None
+    )  # the test process never had the cluster's settings
+
+
+def download_raw(s3_server: S3Server, into: Path) -> Lake:
+    """The raw zone on the S3 server, copied into a local lake for DuckDB."""
+    client = s3_server.client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/raw/"):
+        for item in page.get("Contents", []):
+            target = into / item["Key"].removeprefix(f"{PREFIX}/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(BUCKET, item["Key"], str(target))
+    return Lake(into)

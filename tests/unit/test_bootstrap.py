@@ -44,8 +44,10 @@ def test_the_configurations_are_there() -> None:
         "delta.json",
         "external-hive-metastore.json",
         "glue-data-catalog.json",
+        "iceberg-glue.json",
         "iceberg.json",
         "python311.json",
+        "python312.json",
     ]
 
 
@@ -86,23 +88,33 @@ def test_what_the_configurations_say() -> None:
     assert iceberg["iceberg-defaults"] == {"iceberg.enabled": "true"}
     assert iceberg["spark-defaults"]["spark.sql.catalog.spark_catalog"] == "org.apache.iceberg.spark.SparkSessionCatalog"
     assert iceberg["spark-defaults"]["spark.sql.catalog.spark_catalog.type"] == "hive"
-    assert load("python311.json") == [
-        {
-            "Classification": "spark-env",
-            "Configurations": [{"Classification": "export", "Properties": {"PYSPARK_PYTHON": "/usr/bin/python3.11"}}],
-            "Properties": {},
-        }
-    ]
+    assert properties(load("iceberg-glue.json"))["spark-defaults"]["spark.sql.catalog.spark_catalog.type"] == "glue"
+    for version in ("3.11", "3.12"):
+        assert load(f"python{version.replace('.', '')}.json") == [
+            {
+                "Classification": "spark-env",
+                "Configurations": [{"Classification": "export", "Properties": {"PYSPARK_PYTHON": f"/usr/bin/python{version}"}}],
+                "Properties": {},
+            }
+        ]
 
 
-def test_the_session_code_sets_the_same_catalog_settings() -> None:
-    """The spark-defaults of delta.json and iceberg.json are what etl's own sessions set (for spark-sql and notebooks)."""
+@pytest.mark.parametrize(
+    ("env_name", "release", "spark_line", "iceberg"),
+    [("emr", "emr-7.13.0", "3.5", "iceberg.json"), ("emr8", "emr-spark-8.0.0", "4.0", "iceberg-glue.json")],
+)
+def test_each_emr_env_matches_its_configurations(env_name: str, release: str, spark_line: str, iceberg: str) -> None:
+    """The spark-defaults of the format files are what etl's own sessions set (for spark-sql and notebooks),
+    and the env's Python is the one a python3XX.json points Spark at."""
     from etl.config import ConfigDir
     from etl.formats import session_settings
 
-    env = ConfigDir(BOOTSTRAP.parent / "conf", environ={"ETL_BUCKET": "b"}).env("emr")
+    env = ConfigDir(BOOTSTRAP.parent / "conf", environ={"ETL_BUCKET": "b"}).env(env_name)
+    assert (env.emr.release_label, env.emr.spark_line) == (release, spark_line)
     assert properties(load("delta.json"))["spark-defaults"] == session_settings(env, {"delta"})
-    assert properties(load("iceberg.json"))["spark-defaults"] == session_settings(env, {"iceberg"})
+    assert properties(load(iceberg))["spark-defaults"] == session_settings(env, {"iceberg"})
+    exports = load(f"{env.emr.python.replace('.', '')}.json")[0]["Configurations"][0]["Properties"]
+    assert exports == {"PYSPARK_PYTHON": f"/usr/bin/{env.emr.python}"}
 
 
 def test_script_syntax() -> None:
@@ -120,14 +132,15 @@ echo "{name} $*" >> "$STUB_LOG"
 STUBS = {
     # sudo runs the command as it is (its stubs, in the sandbox)
     "sudo": STUB + 'exec "$@"\n',
-    # dnf "installs" python3.11: the stub below appears on the PATH
-    "dnf": STUB + 'cp "$SANDBOX/python3.11.stub" "$SANDBOX/bin/python3.11"\n',
+    # dnf "installs" the Python it is asked for (install -y -q NAME NAME-pip): the stub below appears on the PATH
+    "dnf": STUB + 'cp "$SANDBOX/$4.stub" "$SANDBOX/bin/$4"\n',
     # aws s3 cp SRC DST: the requirements come from a local file instead of S3
     "aws": STUB + 'cp "$SANDBOX/requirements.txt" "${@: -1}"\n',
 }
-PYTHON_STUB = STUB.replace("{name}", "python3.11") + (
-    'if [[ "$1" == --version ]]; then echo "Python 3.11.11"; fi\nif [[ "$*" == *"pip install"* ]]; then cat "${@: -1}" >> "$STUB_LOG"; fi\n'
+PYTHON_STUB = STUB + (
+    'if [[ "$1" == --version ]]; then echo "Python {version}.9"; fi\nif [[ "$*" == *"pip install"* ]]; then cat "${@: -1}" >> "$STUB_LOG"; fi\n'
 )
+PYTHONS = ("python3.11", "python3.12", "python3.13")
 
 
 @pytest.fixture
@@ -136,8 +149,9 @@ def sandbox(tmp_path: Path) -> Path:
     for name, text in STUBS.items():
         (tmp_path / "bin" / name).write_text(text.replace("{name}", name))
         (tmp_path / "bin" / name).chmod(0o755)
-    (tmp_path / "python3.11.stub").write_text(PYTHON_STUB)
-    (tmp_path / "python3.11.stub").chmod(0o755)
+    for python in PYTHONS:
+        (tmp_path / f"{python}.stub").write_text(PYTHON_STUB.replace("{name}", python).replace("{version}", python.removeprefix("python")))
+        (tmp_path / f"{python}.stub").chmod(0o755)
     (tmp_path / "requirements.txt").write_text("pydantic>=2.5,<3\npyyaml>=6\n")
     (tmp_path / "system").mkdir()  # only the basic tools the script and stubs use, never a real sudo, dnf, aws or python
     for tool in ("bash", "env", "mktemp", "rm", "cp", "cat"):
@@ -167,41 +181,53 @@ def calls(sandbox: Path) -> list[str]:
     return [re.sub(r"/tmp\.\w+/", "/WORKDIR/", line.replace(str(sandbox / "tmp"), "$TMPDIR")) for line in lines]
 
 
-def test_script_installs_once_and_is_safe_to_rerun(sandbox: Path) -> None:
+@pytest.mark.parametrize(("args", "python"), [([], "python3.11"), (["python3.12"], "python3.12")], ids=["default", "emr8"])
+def test_script_installs_once_and_is_safe_to_rerun(sandbox: Path, args: list[str], python: str) -> None:
     fetch_and_install = [
         f"aws s3 cp --only-show-errors {REQUIREMENTS_URI} $TMPDIR/WORKDIR/requirements.txt",
-        "sudo python3.11 -m pip install --quiet --disable-pip-version-check --no-warn-script-location -r $TMPDIR/WORKDIR/requirements.txt",
-        "python3.11 -m pip install --quiet --disable-pip-version-check --no-warn-script-location -r $TMPDIR/WORKDIR/requirements.txt",
+        f"sudo {python} -m pip install --quiet --disable-pip-version-check --no-warn-script-location -r $TMPDIR/WORKDIR/requirements.txt",
+        f"{python} -m pip install --quiet --disable-pip-version-check --no-warn-script-location -r $TMPDIR/WORKDIR/requirements.txt",
         "pydantic>=2.5,<3",  # what pip was given: the file from S3
         "pyyaml>=6",
     ]
-    first = run_script(sandbox, REQUIREMENTS_URI)
+    first = run_script(sandbox, REQUIREMENTS_URI, *args)
     assert first.returncode == 0, first.stderr
     first_calls = calls(sandbox)
     assert first_calls == [
-        "sudo dnf install -y -q python3.11 python3.11-pip",
-        "dnf install -y -q python3.11 python3.11-pip",
-        "python3.11 -m pip --version",
+        f"sudo dnf install -y -q {python} {python}-pip",
+        f"dnf install -y -q {python} {python}-pip",
+        f"{python} -m pip --version",
         *fetch_and_install,
     ]
 
-    second = run_script(sandbox, REQUIREMENTS_URI)
+    second = run_script(sandbox, REQUIREMENTS_URI, *args)
     assert second.returncode == 0, second.stderr
     second_calls = calls(sandbox)
     assert not [call for call in second_calls if "dnf" in call]  # Python is there now: not installed again
-    assert second_calls[:2] == ["python3.11 --version", "python3.11 -m pip --version"]
+    assert second_calls[:2] == [f"{python} --version", f"{python} -m pip --version"]
     assert second_calls[2:] == fetch_and_install  # the same requirements, which pip leaves alone when satisfied
-    assert second.stdout.splitlines()[0] == "install-python-deps: python3.11 present: Python 3.11.11"
+    assert second.stdout.splitlines()[0] == f"install-python-deps: {python} present: Python {python.removeprefix('python')}.9"
 
     assert list((sandbox / "tmp").iterdir()) == []  # the downloaded file is cleaned up
     for done in (first, second):
         assert "wJalrXUtnFEMI" not in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("args", [[], ["requirements.txt"], ["s3://bucket-only"], [REQUIREMENTS_URI, "extra"]])
-def test_script_wants_one_s3_uri(sandbox: Path, args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["requirements.txt"],
+        ["s3://bucket-only"],
+        [REQUIREMENTS_URI, "extra"],
+        [REQUIREMENTS_URI, "python3.9"],
+        [REQUIREMENTS_URI, "python3.12", "x"],
+    ],
+)
+def test_script_wants_one_s3_uri_and_a_known_python(sandbox: Path, args: list[str]) -> None:
     done = run_script(sandbox, *args)
-    assert (done.returncode, done.stderr.strip()) == (2, "usage: install-python-deps.sh s3://bucket/prefix/requirements.txt")
+    usage = "usage: install-python-deps.sh s3://bucket/prefix/requirements.txt [python3.11|python3.12|python3.13]"
+    assert (done.returncode, done.stderr.strip()) == (2, usage)
     assert calls(sandbox) == []
 
 

@@ -57,6 +57,20 @@ def test_interpolation_default_and_missing_variable() -> None:
     assert str(error.value) == "conf/env/x.yaml: a.b[0]: environment variable NOPE is not set (and no ${NOPE:-default} is given)"
 
 
+def test_a_default_may_hold_references_used_only_when_it_is() -> None:
+    root = "${ETL_LAKE_ROOT:-s3://${ETL_BUCKET}/${ETL_PREFIX:-etl}}"
+    assert interpolate(root, "f.yaml", environ={"ETL_BUCKET": "b"}) == "s3://b/etl"
+    assert interpolate(root, "f.yaml", environ={"ETL_BUCKET": "b", "ETL_PREFIX": "p"}) == "s3://b/p"
+    assert interpolate(root, "f.yaml", environ={"ETL_LAKE_ROOT": "file:///lake"}) == "file:///lake"  # ETL_BUCKET unset: not asked
+    with pytest.raises(ConfigError) as error:
+        interpolate({"lake_root": root}, "conf/env/emr.yaml", environ={})
+    assert str(error.value) == (
+        "conf/env/emr.yaml: lake_root: environment variable ETL_BUCKET is not set (and no ${ETL_BUCKET:-default} is given)"
+    )
+    # what is no reference stays as written
+    assert interpolate("${ a ${1x} ${X:-open", "f.yaml", environ={}) == "${ a ${1x} ${X:-open"
+
+
 def test_unknown_key_names_file_and_key(conf_copy: Path) -> None:
     (conf_copy / "env" / "local.yaml").write_text("spark:\n  mastr: local[2]\n")
     with pytest.raises(ConfigError) as error:
@@ -108,7 +122,7 @@ def test_yaml_syntax_error_names_the_line(conf_copy: Path) -> None:
 def test_unknown_env_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError) as error:
         ConfigDir(REPO_CONF, environ={}).env("prod")
-    assert str(error.value) == "conf/env/prod.yaml: no such env (known: emr, local, local-emr, local-hms, local-s3, test)"
+    assert str(error.value) == "conf/env/prod.yaml: no such env (known: emr, emr8, local, local-emr, local-hms, local-s3, test)"
 
 
 def test_an_env_extends_another_and_overrides_it(conf_copy: Path) -> None:

@@ -34,33 +34,43 @@ def emr_step_json(capsys: pytest.CaptureFixture[str], *args: str, conf: Path = R
     return json.loads(capsys.readouterr().out)
 
 
+def one_day_args(env: str) -> list[str]:
+    """What a step of one day of sales_warehouse runs, written out by hand."""
+    return [
+        "spark-submit",
+        "--deploy-mode",
+        "client",
+        "--py-files",
+        "s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip",
+        "--jars",
+        "s3://acme-etl/artifacts/0.1.0/etl-catalog.jar",
+        "s3://acme-etl/artifacts/0.1.0/main.py",
+        "--job",
+        "sales_warehouse",
+        "--env",
+        env,
+        "--run-date",
+        "1992-01-02",
+    ]
+
+
 def test_one_day(capsys: pytest.CaptureFixture[str]) -> None:
     steps = emr_step_json(capsys, "sales_warehouse", "--run-date", "1992-01-02", "--artifacts", "s3://acme-etl/artifacts/0.1.0")
     assert steps == [
         {
             "Name": "etl run sales_warehouse 1992-01-02 --env emr",
             "ActionOnFailure": "CONTINUE",
-            "HadoopJarStep": {
-                "Jar": "command-runner.jar",
-                "Args": [
-                    "spark-submit",
-                    "--deploy-mode",
-                    "client",
-                    "--py-files",
-                    "s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip",
-                    "--jars",
-                    "s3://acme-etl/artifacts/0.1.0/etl-catalog.jar",
-                    "s3://acme-etl/artifacts/0.1.0/main.py",
-                    "--job",
-                    "sales_warehouse",
-                    "--env",
-                    "emr",
-                    "--run-date",
-                    "1992-01-02",
-                ],
-            },
+            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": one_day_args("emr")},
         }
     ]
+    assert add_steps_errors(steps) == ""
+
+
+def test_an_emr8_step_runs_the_same_release(capsys: pytest.CaptureFixture[str]) -> None:
+    """EMR 8 (Spark 4.0) runs the zip and the catalog jar EMR 7 runs: only the env differs."""
+    steps = emr_step_json(capsys, "sales_warehouse", "--env", "emr8", "--run-date", "1992-01-02", "--artifacts", ARTIFACTS)
+    assert steps[0]["Name"] == "etl run sales_warehouse 1992-01-02 --env emr8"
+    assert steps[0]["HadoopJarStep"]["Args"] == one_day_args("emr8")
     assert add_steps_errors(steps) == ""
 
 

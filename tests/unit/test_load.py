@@ -15,6 +15,7 @@ from etl import catalog
 from etl.config.models import EnvConfig, TargetConfig
 from etl.errors import LoadError
 from etl.load import parquet
+from etl.spark_internals import session_catalog
 from etl.zones import Zones, local_path, same_spelling
 
 SCHEMA = "k bigint, v string, d date"
@@ -216,10 +217,10 @@ def test_overwrite_of_a_partitioned_table_drops_the_partitions_not_in_the_data(s
 @pytest.fixture(params=["bulk", "py4j"])
 def partition_calls(request: pytest.FixtureRequest, spark: SparkSession, monkeypatch: pytest.MonkeyPatch) -> str:
     """Partitions read and relocated by the JVM helper (etl/jvm/etl/hive/), then without it, one py4j call at a time."""
-    if request.param == "bulk" and catalog.bulk_helper(spark) is None:
+    if request.param == "bulk" and session_catalog.bulk_helper(spark) is None:
         pytest.skip("the catalog helper's jar was not built (make setup builds it where javac exists)")
     if request.param == "py4j":
-        monkeypatch.setattr(catalog, "bulk_helper", lambda spark: None)
+        monkeypatch.setattr(session_catalog, "bulk_helper", lambda spark: None)
     return str(request.param)
 
 
@@ -228,14 +229,14 @@ def test_the_catalog_helper_is_on_the_drivers_classpath(spark: SparkSession) -> 
 
     if not CATALOG_JAR.is_file():
         pytest.skip(f"{CATALOG_JAR} was not built (make setup builds it where javac exists)")
-    assert catalog.bulk_helper(spark) is not None
+    assert session_catalog.bulk_helper(spark) is not None
 
 
 def test_without_the_catalog_helper_a_run_says_so_once(spark: SparkSession, monkeypatch: pytest.MonkeyPatch, caplog) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(catalog, "JavaClass", type("NoSuchClass", (), {}))  # as when the jar is not on the classpath
-    monkeypatch.setattr(catalog, "_warned_no_helper", False)
-    assert catalog.bulk_helper(spark) is None and catalog.bulk_helper(spark) is None
-    warnings = [r.getMessage() for r in caplog.records if r.name == "etl.catalog"]
+    monkeypatch.setattr(session_catalog, "JavaClass", type("NoSuchClass", (), {}))  # as when the jar is not on the classpath
+    monkeypatch.setattr(session_catalog, "_warned_no_helper", False)
+    assert session_catalog.bulk_helper(spark) is None and session_catalog.bulk_helper(spark) is None
+    warnings = [r.getMessage() for r in caplog.records if r.name == "etl.spark_internals.session_catalog"]
     assert warnings == [
         "etl-catalog.jar is not on the driver's classpath: partitions are read and moved one py4j call at a time "
         "(`make setup` builds it; releases pass it with spark-submit --jars)"

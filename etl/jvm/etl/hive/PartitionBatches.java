@@ -10,15 +10,16 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.catalyst.catalog.CatalogStorageFormat;
 import org.apache.spark.sql.catalyst.catalog.CatalogTablePartition;
 import scala.Some;
-import scala.collection.JavaConverters;
-import scala.collection.Seq;
 
 /**
  * A table's partitions as the session catalog lists them, read and relocated in bulk.
  *
- * <p>etl/catalog.py does the same through py4j, where every call on every partition is a round trip
+ * <p>etl/spark_internals/session_catalog.py does the same through py4j, where every call on every partition is a round trip
  * (about 15 to relocate one): seconds for the thousands of daily partitions of a backfill. Here one
  * call handles them all, and the data crosses as JSON, which needs no round trip per element.
+ *
+ * <p>Partitions come and go as java.util.List, not Scala collections (2.12 on Spark 3.5, 2.13 on 4.0, whose
+ * Seq differ): etl/spark_internals/session_catalog.py converts, so one compiled jar serves both lines.
  */
 public final class PartitionBatches {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -26,10 +27,10 @@ public final class PartitionBatches {
   private PartitionBatches() {}
 
   /** [[value of each column..., location], ...] in the listing's order; a location as Hadoop prints it. */
-  public static String locations(Seq<CatalogTablePartition> partitions, String columnsJson) throws IOException {
+  public static String locations(List<CatalogTablePartition> partitions, String columnsJson) throws IOException {
     String[] columns = JSON.readValue(columnsJson, String[].class);
     ArrayNode rows = JSON.createArrayNode();
-    for (CatalogTablePartition partition : JavaConverters.seqAsJavaList(partitions)) {
+    for (CatalogTablePartition partition : partitions) {
       ArrayNode row = rows.addArray();
       for (String column : columns) {
         row.add(partition.spec().apply(column));
@@ -44,11 +45,10 @@ public final class PartitionBatches {
    *
    * @param movesJson [[index in the listing, new location], ...]
    */
-  public static Seq<CatalogTablePartition> relocated(Seq<CatalogTablePartition> partitions, String movesJson) throws IOException {
-    List<CatalogTablePartition> listing = new ArrayList<>(JavaConverters.seqAsJavaList(partitions));
+  public static List<CatalogTablePartition> relocated(List<CatalogTablePartition> partitions, String movesJson) throws IOException {
     List<CatalogTablePartition> moved = new ArrayList<>();
     for (JsonNode move : JSON.readTree(movesJson)) {
-      CatalogTablePartition partition = listing.get(move.get(0).asInt());
+      CatalogTablePartition partition = partitions.get(move.get(0).asInt());
       CatalogStorageFormat storage = partition.storage();
       // as Spark makes a URI of a LOCATION string
       CatalogStorageFormat at = storage.copy(
@@ -61,6 +61,6 @@ public final class PartitionBatches {
       moved.add(partition.copy(
           partition.spec(), at, partition.parameters(), partition.createTime(), partition.lastAccessTime(), partition.stats()));
     }
-    return JavaConverters.asScalaBuffer(moved).toSeq();
+    return moved;
   }
 }

@@ -20,19 +20,19 @@ def _path_and_fs(spark: SparkSession, uri: str) -> tuple[Any, Any]:
 
 def list_folders(spark: SparkSession, uri: str) -> list[str]:
     """Names of the sub-folders of uri (not hidden ones such as _temporary or .spark-staging); [] if uri is missing."""
-    path, fs = _path_and_fs(spark, uri)
-    if not fs.exists(path):
-        return []
-    names = [status.getPath().getName() for status in fs.listStatus(path) if status.isDirectory()]
-    return sorted(name for name in names if not name.startswith(("_", ".")))
+    return _visible_children(spark, uri, folders=True)
 
 
 def list_files(spark: SparkSession, uri: str) -> list[str]:
     """Names of the files directly in uri (not hidden ones such as _SUCCESS); [] if uri is missing."""
+    return _visible_children(spark, uri, folders=False)
+
+
+def _visible_children(spark: SparkSession, uri: str, folders: bool) -> list[str]:
     path, fs = _path_and_fs(spark, uri)
     if not fs.exists(path):
         return []
-    names = [status.getPath().getName() for status in fs.listStatus(path) if status.isFile()]
+    names = [status.getPath().getName() for status in fs.listStatus(path) if status.isDirectory() == folders]
     return sorted(name for name in names if not name.startswith(("_", ".")))
 
 
