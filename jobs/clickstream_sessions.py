@@ -11,6 +11,11 @@ flagged, as `bots` says). A session that starts before midnight and goes on afte
 it started and is still one session: the run for day D also reads the days before (`earlier_logs`),
 recomputes the sessions that started on D-1 (now with their events after midnight) and rewrites that
 day's sessions and funnel.
+
+A purchase's revenue is the `total` of its URL, exactly: a total that is no amount of decimal(12,2)
+(letters, a third decimal place, too many digits) quarantines the page view and its session by the rule
+`total_not_an_amount`, and a session whose revenue adds up beyond decimal(12,2) is quarantined by
+`revenue_out_of_range`: never a null revenue loaded (ANSI SQL off) or a failed run (on).
 """
 
 from __future__ import annotations
@@ -25,10 +30,15 @@ from pyspark.sql import functions as F
 
 from etl.context import RunContext
 from etl.job import Job
-from etl.transform.rules import drop_where
+from etl.transform.rules import drop_where, quarantine_where
 from etl.transform.sessionize import sessionize
 
 MONEY = "decimal(12,2)"
+# The texts a decimal(12,2) holds exactly: up to ten digits before the point and two after.
+AMOUNT = r"^[+-]?([0-9]{1,10}([.][0-9]{0,2})?|[.][0-9]{1,2})$"
+MONEY_LIMIT = 10**10  # what decimal(12,2) holds: |amount| < 10^(12-2)
+UNREADABLE_TOTAL = "total_not_an_amount"
+PURCHASE_PAGE = "/checkout/complete"
 RATE = "decimal(7,4)"
 # The funnel, in order: a session reaches a step when it has a page view of that step.
 FUNNEL = ["visit", "product_view", "add_to_cart", "checkout", "purchase"]
@@ -57,6 +67,17 @@ def query_value(query: Column, name: str) -> Column:
     return F.when(found != "", F.url_decode(found))
 
 
+def amount(text: Column) -> Column:
+    """The decimal(12,2) the text says exactly; null when it says none."""
+    return F.when(text.rlike(AMOUNT), text.cast(MONEY))
+
+
+def unreadable_total(page: Column, query: Column) -> Column:
+    """Whether a page is a purchase whose URL's total is there but is no amount."""
+    total = query_value(query, "total")
+    return (page == PURCHASE_PAGE) & total.isNotNull() & amount(total).isNull()
+
+
 def page_views(logs: DataFrame, params: Params) -> DataFrame:
     """Every request as a page-view row, with whether it is a page view at all and whether a crawler made it."""
     is_bot = F.coalesce(F.col("user_agent").rlike(params.bot_user_agents), F.lit(False))
@@ -75,7 +96,7 @@ def page_views(logs: DataFrame, params: Params) -> DataFrame:
         F.col("uri_stem").alias("page"),
         F.col("uri_query").alias("query"),
         page_step(F.col("uri_stem"), F.coalesce("uri_query", F.lit(""))).alias("step"),
-        F.when(F.col("uri_stem") == "/checkout/complete", query_value(F.col("uri_query"), "total").cast(MONEY)).alias("revenue"),
+        F.when(F.col("uri_stem") == PURCHASE_PAGE, amount(query_value(F.col("uri_query"), "total"))).alias("revenue"),
         "referrer",
         "user_agent",
         "client_ip",
@@ -96,13 +117,14 @@ def fact_rows(views: DataFrame, params: Params) -> DataFrame:
     views = drop_where(views, "not_a_page_view", ~F.col("is_page_view"))
     if params.bots == "drop":
         views = drop_where(views, "bot_traffic", F.col("is_bot"))
-    return views.drop("is_page_view")
+    return quarantine_where(views, UNREADABLE_TOTAL, unreadable_total(F.col("page"), F.col("query"))).drop("is_page_view")
 
 
 def sessions_of(views: DataFrame, timeout_seconds: int) -> DataFrame:
-    """Human page views (with session_id) -> one row per session."""
+    """Human page views (with session_id) -> one row per session; a session with a purchase whose total is
+    no amount is quarantined (its revenue is not known)."""
     ordered = F.struct("event_time", "request_id")
-    return (
+    sessions = (
         views.groupBy("session_id", "visitor_id")
         .agg(
             F.to_date(F.min("session_start")).alias("session_date"),
@@ -113,7 +135,8 @@ def sessions_of(views: DataFrame, timeout_seconds: int) -> DataFrame:
             F.min_by("page", ordered).alias("landing_page"),
             F.max_by("page", ordered).alias("exit_page"),
             *(F.max(F.col("step") == step).alias(f"reached_{step}") for step in FUNNEL[1:]),
-            F.coalesce(F.sum("revenue"), F.lit(0)).cast(MONEY).alias("revenue"),
+            F.coalesce(F.sum("revenue"), F.lit(0)).alias("revenue"),  # decimal(22,2): exact
+            F.max(unreadable_total(F.col("page"), F.col("query"))).alias(UNREADABLE_TOTAL),
         )
         .select(
             "session_id",
@@ -126,10 +149,18 @@ def sessions_of(views: DataFrame, timeout_seconds: int) -> DataFrame:
             "landing_page",
             "exit_page",
             F.coalesce(F.col("reached_purchase"), F.lit(False)).alias("converted"),
-            "revenue",
+            F.when(_fits(F.col("revenue")), F.col("revenue").cast(MONEY)).alias("revenue"),
             *(F.coalesce(F.col(f"reached_{step}"), F.lit(False)).alias(f"reached_{step}") for step in FUNNEL[1:-1]),
+            UNREADABLE_TOTAL,
         )
     )
+    sessions = quarantine_where(sessions, UNREADABLE_TOTAL, F.col(UNREADABLE_TOTAL)).drop(UNREADABLE_TOTAL)
+    return quarantine_where(sessions, "revenue_out_of_range", F.col("revenue").isNull())
+
+
+def _fits(amount: Column) -> Column:
+    """Whether an exact amount fits decimal(12,2)."""
+    return F.abs(amount) < F.lit(MONEY_LIMIT)
 
 
 def funnel_daily(sessions: DataFrame) -> DataFrame:

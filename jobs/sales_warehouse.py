@@ -9,21 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl.context import DateWindow, RunContext
 from etl.job import Job
+from etl.transform.rules import quarantine_where
 from etl.transform.scd2 import outside, scd2_history
 
 MONEY = "decimal(18,4)"
+MONEY_LIMIT = 10**14  # what decimal(18,4) holds: |value| < 10^(18-4)
 CUSTOMER_ATTRIBUTES = ["name", "nation", "region", "market_segment", "account_balance"]
 
 
 def fact_sales(orders: DataFrame, lineitem: DataFrame) -> DataFrame:
     """Order lines with their order's date and customer; net_revenue = extended_price * (1 - discount), exact.
 
-    A left join: a line whose order is missing keeps a null order_date, which the suite rejects.
+    A left join: a line whose order is missing keeps a null order_date, which the suite rejects. A line
+    whose net revenue does not fit the column (a discount far below 0) is quarantined by the rule
+    net_revenue_out_of_range: never a null (ANSI SQL off) or an overflow error (on).
     """
     order_keys = orders.select(
         F.col("o_orderkey").alias("order_key"),
@@ -41,7 +45,7 @@ def fact_sales(orders: DataFrame, lineitem: DataFrame) -> DataFrame:
         F.col("l_discount").alias("discount"),
         F.col("l_tax").alias("tax"),
     )
-    return lines.join(order_keys, "order_key", "left").select(
+    facts = lines.join(order_keys, "order_key", "left").select(
         "order_key",
         "line_number",
         "customer_key",
@@ -53,8 +57,17 @@ def fact_sales(orders: DataFrame, lineitem: DataFrame) -> DataFrame:
         "extended_price",
         "discount",
         "tax",
-        (F.col("extended_price") * (F.lit(1) - F.col("discount"))).cast(MONEY).alias("net_revenue"),
+        F.when(_fits(_net_revenue()), _net_revenue().cast(MONEY)).alias("net_revenue"),
     )
+    return quarantine_where(facts, "net_revenue_out_of_range", ~_fits(_net_revenue()))
+
+
+def _net_revenue() -> Column:
+    return F.col("extended_price") * (F.lit(1) - F.col("discount"))  # decimal(32,4): exact
+
+
+def _fits(money: Column) -> Column:
+    return F.abs(money) < F.lit(MONEY_LIMIT)
 
 
 def customer_versions(customers: DataFrame, nations: DataFrame, regions: DataFrame) -> DataFrame:

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from etl.config.models import ExpectationConfig, SuiteConfig
 from etl.load.common import FAILED_RULES, LOADED, QUARANTINED, ROUTE
 from etl.quality.rules import check_name, failing, is_row_level, rule_name
-from etl.transform.rules import DROPPED_BY, drop_rules
+from etl.transform.rules import DROPPED_BY, QUARANTINED_BY, drop_rules, marked_quarantine_rules
 
 UNNAMED = "unnamed"  # rows marked dropped by a rule whose name the run could not learn
 
@@ -42,7 +42,9 @@ class Tally:
 
     loaded: int = 0
     quarantined: int = 0
-    per_rule: dict[str, int] = field(default_factory=dict)  # rows failing each quarantine rule (a row may fail several)
+    per_rule: dict[str, int] = field(
+        default_factory=dict
+    )  # rows quarantined by each rule, the transform's and the suite's (a row may fail several)
     per_check: dict[str, int] = field(default_factory=dict)  # loaded rows failing each row-level error/warn check
     dropped: dict[str, int] = field(default_factory=dict)  # rows dropped per business rule
 
@@ -68,12 +70,26 @@ def _names_failing(rules: list[Rule], among: Column) -> Column:
 
 def mark(frame: DataFrame, rules: list[Rule], checks: list[Rule] | None = None) -> DataFrame:
     """The output with three columns: the business rule that dropped the row (or null), the names of the
-    quarantine rules the row fails (among the rows no business rule dropped), and the checks it fails
-    (among the rows that load: what Great Expectations would be given)."""
+    rules that quarantine the row (the transform's, then the suite's quarantine rules it fails; among the
+    rows no business rule dropped), and the checks it fails (among the rows that load: what Great
+    Expectations would be given). The transform's quarantine rules' names stay in FAILED_RULES' metadata."""
     if DROPPED_BY not in frame.columns:
         frame = frame.withColumn(DROPPED_BY, F.lit(None).cast("string"))
-    frame = frame.withColumn(FAILED_RULES, _names_failing(rules, F.col(DROPPED_BY).isNull()))
+    kept = F.col(DROPPED_BY).isNull()
+    failing = _names_failing(rules, kept)
+    marked_by = marked_quarantine_rules(frame)
+    if marked_by:
+        failing = F.when(kept, F.concat(F.col(QUARANTINED_BY), failing)).otherwise(failing)
+    frame = frame.withColumn(FAILED_RULES, failing.alias(FAILED_RULES, metadata={_MARKED_BY: marked_by})).drop(QUARANTINED_BY)
     return frame.withColumn(FAILED_CHECKS, _names_failing(checks or [], _loads()))
+
+
+_MARKED_BY = "etl.quarantined_by_transform"
+
+
+def _marked_by(marked: DataFrame) -> list[str]:
+    """The transform's quarantine rules (quarantine_where) of a marked output."""
+    return list(marked.schema[FAILED_RULES].metadata.get(_MARKED_BY, []))
 
 
 def _loads() -> Column:
@@ -89,6 +105,7 @@ def counters(marked: DataFrame, rules: list[Rule], checks: list[Rule]) -> list[C
         F.count_if(kept & ~failed).alias("loaded"),
         F.count_if(kept & failed).alias("quarantined"),
         *[F.count_if(F.array_contains(F.col(FAILED_RULES), rule.name)).alias(f"rule{i}") for i, rule in enumerate(rules)],
+        *[F.count_if(F.array_contains(F.col(FAILED_RULES), name)).alias(f"marked{i}") for i, name in enumerate(_marked_by(marked))],
         *[F.count_if(F.array_contains(F.col(FAILED_CHECKS), check.name)).alias(f"check{i}") for i, check in enumerate(checks)],
         *[F.count_if(F.col(DROPPED_BY) == name).alias(f"dropped{i}") for i, name in enumerate(drop_rules(marked))],
         F.count_if(~kept & ~F.col(DROPPED_BY).isin(*drop_rules(marked))).alias("dropped_unnamed"),
@@ -108,7 +125,10 @@ def tally(metrics: Mapping[str, Any], marked: DataFrame, rules: list[Rule], chec
     return Tally(
         loaded=count("loaded"),
         quarantined=count("quarantined"),
-        per_rule={rule.name: count(f"rule{i}") for i, rule in enumerate(rules)},
+        per_rule={
+            **{name: count(f"marked{i}") for i, name in enumerate(_marked_by(marked))},
+            **{rule.name: count(f"rule{i}") for i, rule in enumerate(rules)},
+        },
         per_check={check.name: count(f"check{i}") for i, check in enumerate(checks)},
         dropped=dict(sorted(dropped.items())),
     )

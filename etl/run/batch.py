@@ -93,7 +93,7 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
                 for name, counts in read.items()
                 if MALFORMED in raw[name].columns and not config.sources[name].days_before
             }
-            record.rows_quarantined = {name: t.quarantined for name, t in tallies.items() if rules[name]}
+            record.rows_quarantined = {name: t.quarantined for name, t in tallies.items() if t.per_rule}
             record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
             account(config, record, tallies)
             check_volumes(spark, config, ctx, record.rows_read)

@@ -11,9 +11,9 @@ from pyspark.sql import functions as F
 
 from etl.extract.cloudfront import parse
 from etl.extract.malformed import MALFORMED
-from etl.transform.rules import DROPPED_BY
+from etl.transform.rules import DROPPED_BY, QUARANTINED_BY
 from etl.transform.sessionize import sessionize
-from jobs.clickstream_sessions import Params, fact_rows, page_views
+from jobs.clickstream_sessions import Params, fact_rows, page_views, sessions_of
 
 # The job's transforms give the same values with ANSI SQL off and on (the ansi fixture, tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("ansi")
@@ -132,3 +132,41 @@ def test_page_views_drop_other_requests_and_crawlers_by_name_or_flag_them(spark:
     flagging = Params(bot_user_agents=pattern, bots="flag")
     flagged = fact_rows(page_views(logs, flagging), flagging).where(F.col("is_bot")).collect()
     assert [(r[DROPPED_BY], r.visitor_id.startswith("anon-")) for r in flagged] == [(None, True)]  # no cookie: ip and agent
+
+
+def test_a_purchase_whose_total_is_no_amount_quarantines_its_view_and_its_session(spark: SparkSession) -> None:
+    totals = ["59.90", "5", "abc", "59.901", "12345678901.00", "-0.5", "%31%2E5", "9999999999.99"]  # "%31%2E5": "1.5", URL-encoded
+    lines = [line(f12=f"visitor_id=v{i}", f11=f"order=o{i}&total={total}", f14=f"r{i}") for i, total in enumerate(totals)]
+    lines.append(line(f12="visitor_id=v9", f11="order=o9", f14="r9"))  # no total at all: no revenue, nothing wrong
+    lines.append(line(f12="visitor_id=v7", f11="order=o10&total=0.01", f14="r10"))  # with v7's: 10000000000.00, too much for a session
+    logs = parse(spark.createDataFrame([(text,) for text in lines], "value string")).withColumn("dt", F.lit(date(2020, 12, 10)))
+    params = Params(bot_user_agents="(?i)bot")
+    views = fact_rows(page_views(logs, params), params)
+    found = {r.request_id: (None if r.revenue is None else str(r.revenue), r[QUARANTINED_BY]) for r in views.collect()}
+    assert found.pop("r10") == ("0.01", [])
+    found = {f"v{key.removeprefix('r')}": value for key, value in found.items()}
+    bad = ["total_not_an_amount"]
+    assert found == {
+        "v0": ("59.90", []),
+        "v1": ("5.00", []),
+        "v2": (None, bad),
+        "v3": (None, bad),  # a third decimal place would be rounded away
+        "v4": (None, bad),  # eleven digits before the point: more than decimal(12,2) holds
+        "v5": ("-0.50", []),
+        "v6": ("1.50", []),
+        "v7": ("9999999999.99", []),
+        "v9": (None, []),
+    }
+    sessions = sessions_of(views.withColumn("session_id", F.col("visitor_id")).withColumn("session_start", F.col("event_time")), 1800)
+    found = {r.visitor_id: (None if r.revenue is None else str(r.revenue), r[QUARANTINED_BY]) for r in sessions.collect()}
+    assert found == {
+        "v0": ("59.90", []),
+        "v1": ("5.00", []),
+        "v2": ("0.00", bad),
+        "v3": ("0.00", bad),
+        "v4": ("0.00", bad),
+        "v5": ("-0.50", []),
+        "v6": ("1.50", []),
+        "v7": (None, ["revenue_out_of_range"]),
+        "v9": ("0.00", []),
+    }

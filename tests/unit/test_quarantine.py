@@ -20,7 +20,7 @@ from etl.context import DateWindow, RunContext, new_run_id
 from etl.errors import LoadError, RowAccountingFailed
 from etl.job import Job
 from etl.run import run_batch
-from etl.transform.rules import drop_where
+from etl.transform.rules import drop_where, quarantine_where
 from etl.zones import Zones, local_path
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -75,6 +75,18 @@ class SilentlyFilters(Job):
         # A filter without a named rule; it also loses the null skus (lines 3 and 7): NOT NULL is null.
         lines = sources["lines"].where(~F.col("sku").startswith("TEST-"))
         return {"sold": lines.withColumn("amount", F.col("qty") * F.col("price"))}
+
+
+class Bounded(Job):
+    """amount must fit decimal(5,2): a line whose amount does not is quarantined, neither loaded as null
+    (ANSI SQL off) nor fatal to the run (ANSI on)."""
+
+    def transform(self, ctx: RunContext, sources: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+        lines = drop_where(sources["lines"], "test_order", F.col("sku").startswith("TEST-"))
+        amount = F.col("qty") * F.col("price")
+        fits = F.abs(amount) < 1000
+        sold = lines.withColumn("amount", F.when(fits, amount.cast("decimal(5,2)")))
+        return {"sold": quarantine_where(sold, "amount_out_of_range", ~fits)}
 
 
 def land(zones: Zones, folder: str, text: str) -> None:
@@ -221,6 +233,35 @@ def test_rows_lost_without_a_named_rule_fail_the_run_before_any_write(  # type: 
     assert not spark.catalog.tableExists("unit_quarantine.lossy")
     audit = audit_row(spark, ctx.run_id)
     assert (audit["status"], audit["error"], audit["rows_written"]) == ("failed", expected, {})
+
+
+# By hand: line 1 loads (20.00); line 2's amount 1999.80 and line 3's 1500.00 do not fit decimal(5,2), and
+# line 3 has no sku either; line 4 is a test order. 4 read = 0 malformed + 1 loaded + 2 quarantined + 1 dropped.
+OVERFLOWING = "line_id,sku,qty,price\n1,A-1,2,10.00\n2,A-2,20,99.99\n3,,30,50.00\n4,TEST-9,1,1.00\n"
+
+
+@pytest.mark.usefixtures("ansi")
+def test_a_value_the_transform_cannot_compute_quarantines_its_row_with_the_rules_name(  # type: ignore[no-untyped-def]
+    spark: SparkSession, env: EnvConfig, zones: Zones, tmp_path: Path, make_ctx
+) -> None:
+    land(zones, "overflowing", OVERFLOWING)
+    conf = conf_dir(tmp_path, "bounded", "overflowing", job_class="Bounded")
+    ctx = make_ctx(D1, job="tinyq")
+    run_batch(make_job(spark, env, conf, Bounded), ctx)
+    assert sorted(tuple(r) for r in spark.table("unit_quarantine.bounded").collect()) == [
+        (1, "A-1", 2, Decimal("10.00"), Decimal("20.00"), D1)
+    ]
+    assert quarantined(spark, "quarantine.bounded") == [
+        ('{"line_id":2,"sku":"A-2","qty":20,"price":99.99,"dt":"2024-06-01","amount":null}', ["amount_out_of_range"], None),
+        (
+            '{"line_id":3,"sku":null,"qty":30,"price":50.00,"dt":"2024-06-01","amount":null}',
+            ["amount_out_of_range", "expect_column_values_to_not_be_null(sku)"],
+            None,
+        ),
+    ]
+    audit = audit_row(spark, ctx.run_id)
+    assert (audit["status"], audit["rows_quarantined"], audit["rows_dropped"]) == ("succeeded", {"sold": 2}, {"sold.test_order": 1})
+    assert audit["accounting"] == "sold: 4 read from lines = 0 malformed + 1 loaded + 2 quarantined + 1 dropped (test_order 1)"
 
 
 MERGE_YAML = """

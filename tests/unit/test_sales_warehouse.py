@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from etl.context import DateWindow
 from etl.schema import struct
+from etl.transform.rules import QUARANTINED_BY
 from etl.transform.scd2 import OPEN_END
 from jobs.sales_warehouse import agg_sales_daily, customer_versions, dim_customer, fact_sales
 
@@ -95,7 +97,28 @@ def test_fact_sales_joins_order_and_computes_exact_net_revenue(spark: SparkSessi
         ],
         FACT,
     )
-    assert_df_equality(fact_sales(orders, lines), expected, ignore_row_order=True, ignore_nullable=True)
+    facts = fact_sales(orders, lines)
+    assert_df_equality(facts.drop(QUARANTINED_BY), expected, ignore_row_order=True, ignore_nullable=True)
+    assert facts.where(F.size(QUARANTINED_BY) > 0).count() == 0
+
+
+def test_a_net_revenue_beyond_the_column_quarantines_its_line(spark: SparkSession) -> None:
+    orders = spark.createDataFrame([(1, 10, J1)], ORDERS)
+    lines = spark.createDataFrame(
+        [
+            # 9999999999999.99 * (1 - -9.00) = 99999999999999.9000 fits decimal(18,4); * (1 - -10.00) does not
+            (1, 1, 100, 7, J2, D("1.00"), D("9999999999999.99"), D("-9.00"), D("0.00")),
+            (1, 2, 100, 7, J2, D("1.00"), D("9999999999999.99"), D("-10.00"), D("0.00")),
+            (1, 3, 100, 7, J2, D("1.00"), D("-9999999999999.99"), D("-10.00"), D("0.00")),
+        ],
+        LINES,
+    )
+    found = {r.line_number: (r.net_revenue, r[QUARANTINED_BY]) for r in fact_sales(orders, lines).collect()}
+    assert found == {
+        1: (D("99999999999999.9000"), []),
+        2: (None, ["net_revenue_out_of_range"]),
+        3: (None, ["net_revenue_out_of_range"]),
+    }
 
 
 def _geography(spark: SparkSession):  # type: ignore[no-untyped-def]
