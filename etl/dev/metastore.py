@@ -207,6 +207,10 @@ class HiveMetastore:
             "hive.metastore.warehouse.dir": self.warehouse.as_uri(),
             # Hive's asynchronous logging needs the LMAX disruptor, which pyspark does not ship.
             "hive.async.log.enabled": "false",
+            # The metastore's connection pools (DataNucleus's, and the transaction handler's that DROP DATABASE
+            # and Iceberg's locks use): Hive 2.3 defaults to BoneCP, which Spark 4.0 no longer ships; both
+            # Sparks ship HikariCP.
+            "datanucleus.connectionPoolingType": "HikariCP",
         }
         if self.s3_endpoint:
             settings |= {

@@ -20,7 +20,6 @@ import pytest
 from etl.dev.errors import ServiceUnavailable
 from etl.dev.metastore import HiveMetastore, metastore_service
 from etl.jars import jar_path
-from etl.spark_internals import SPARK_LINE
 from tests.integration.conftest import watched
 from tests.lanes import needs_jars
 
@@ -140,11 +139,6 @@ def test_iceberg_tables_through_the_metastore_with_locks(app: App, metastore: Hi
     assert metastore.database.execute("SELECT COUNT(*) FROM HIVE_LOCKS", "metastore").strip() == "0"
 
 
-@pytest.mark.skipif(
-    SPARK_LINE != "3.5",
-    reason="Spark 4.0 against this Hive 2.3.10 metastore service: DROP DATABASE ... CASCADE fails with "
-    "NoSuchObjectException (not yet diagnosed; the product never drops a database)",
-)
 def test_drop_database_cascade(app: App, metastore: HiveMetastore, tmp_path: Path) -> None:
     *_, databases = app(
         [
