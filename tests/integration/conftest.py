@@ -70,8 +70,11 @@ class Lake:
         return Result(done.returncode, done.stdout, done.stderr)
 
     def etl_ok(self, *args: str) -> Result:
+        """The command's result, which must be a success that printed no Java stack trace."""
         result = self.etl(*args)
         assert result.code == 0, f"etl {' '.join(args)} failed:\n{result.stderr[-3000:]}"
+        trace = result.stderr.find("\n\tat ")
+        assert trace < 0, f"etl {' '.join(args)} printed a Java stack trace:\n{result.stderr[max(0, trace - 1500) : trace + 500]}"
         return result
 
     def sql(self, query: str) -> list[dict[str, str]]:
