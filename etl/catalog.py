@@ -16,7 +16,7 @@ from pyspark.sql import types as T
 
 from etl.config.models import identifier, table_name
 from etl.spark_internals import fs, session_catalog
-from etl.zones import Zones, join, same_spelling
+from etl.zones import Zones, join
 
 # How Hive names the partition of a null value, in its partition specs and folder names.
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -79,7 +79,7 @@ def drop_table(spark: SparkSession, table: str) -> None:
 
 def current_location(spark: SparkSession, table: str) -> str:
     rows = spark.sql(f"DESCRIBE TABLE EXTENDED {quote(table)}").where("col_name = 'Location'").collect()
-    return same_spelling(str(rows[0]["data_type"]))
+    return fs.same_spelling(str(rows[0]["data_type"]))
 
 
 def set_location(spark: SparkSession, table: str, location: str) -> None:
@@ -122,7 +122,7 @@ def partitions(spark: SparkSession, table: str, only: Sequence[PartitionValues] 
     asked = [_spec(columns, values) for values in only] if only is not None and len(only) <= PARTITION_BATCH else None
     listing = session_catalog.list_partitions(spark, table, asked)
     rows = session_catalog.partition_locations(spark, listing, columns)
-    found = [(tuple(_from_spec(value) for value in row[:-1]), same_spelling(row[-1])) for row in rows]
+    found = [(tuple(_from_spec(value) for value in row[:-1]), fs.same_spelling(row[-1])) for row in rows]
     return Partitions(table, columns, dict(found), listing, {values: place for place, (values, _) in enumerate(found)})
 
 

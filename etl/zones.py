@@ -22,13 +22,6 @@ def local_path(uri: str) -> Path | None:
     return Path(parsed.path) if parsed.scheme == "file" else None
 
 
-def same_spelling(uri: str) -> str:
-    """Spark and Hadoop report file:/x for file:///x; the project spells local URIs file:///x everywhere."""
-    if uri.startswith("file:/") and not uri.startswith("file://"):
-        return "file://" + uri.removeprefix("file:")
-    return uri
-
-
 def join(uri: str, *parts: str) -> str:
     return "/".join([uri.rstrip("/"), *(part.strip("/") for part in parts if part)])
 

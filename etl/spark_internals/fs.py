@@ -8,7 +8,12 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from etl.zones import same_spelling
+
+def same_spelling(uri: str) -> str:
+    """Spark and Hadoop report file:/x for file:///x; the project spells local URIs file:///x everywhere."""
+    if uri.startswith("file:/") and not uri.startswith("file://"):
+        return "file://" + uri.removeprefix("file:")
+    return uri
 
 
 def _path_and_fs(spark: SparkSession, uri: str) -> tuple[Any, Any]:

@@ -18,8 +18,6 @@ from typing import Any, NewType
 from py4j.java_gateway import JavaClass
 from pyspark.sql import SparkSession
 
-from etl.config.models import table_name
-
 log = logging.getLogger(__name__)
 
 Spec = Mapping[str, str]  # a partition's spec: column -> value as the metastore holds it
@@ -159,7 +157,8 @@ def _catalog(spark: SparkSession) -> Any:
 
 
 def _identifier(spark: SparkSession, table: str) -> Any:
-    database, name = table_name(table).split(".")
+    """database.table, validated by the caller (etl/catalog.py)."""
+    database, name = table.split(".")
     jvm = _jvm(spark)
     return jvm.org.apache.spark.sql.catalyst.TableIdentifier(name, jvm.scala.Some(database))
 

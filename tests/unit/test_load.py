@@ -16,7 +16,8 @@ from etl.config.models import EnvConfig, TargetConfig
 from etl.errors import LoadError
 from etl.load import parquet
 from etl.spark_internals import session_catalog
-from etl.zones import Zones, local_path, same_spelling
+from etl.spark_internals.fs import same_spelling
+from etl.zones import Zones, local_path
 
 SCHEMA = "k bigint, v string, d date"
 D1, D2, D3 = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)
