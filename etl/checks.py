@@ -1,4 +1,4 @@
-"""`etl check-config`: load every env, job and suite the way a run would, and list every problem."""
+"""`etl check-config`: load every env, job, suite and pipeline the way a run would, and list every problem."""
 
 from __future__ import annotations
 
@@ -50,4 +50,6 @@ def check_config(root: Path, env: str | None = None) -> tuple[list[str], list[st
         for target_name, target in job.targets.items():
             if target.suite and target.suite not in conf.names("expectations"):
                 problems.append(f"conf/jobs/{job_name}.yaml: targets.{target_name}.suite: no conf/expectations/{target.suite}.yaml")
+    for pipeline_name in conf.names("pipelines"):
+        attempt(conf.pipeline, pipeline_name)
     return problems, sorted(set(unset))

@@ -142,7 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     unlock = with_env(command("unlock", cmd_unlock, "remove a job's run lock left by a run that was killed on another host"))
     unlock.add_argument("job")
 
-    check = command("check-config", cmd_check_config, "load and validate all config and suites")
+    pipeline = command("pipeline", cmd_pipeline, "the jobs of a night (conf/pipelines/NAME.yaml) in the order their dependencies give")
+    pipeline.add_argument("action", choices=["show"], help="show: print the plan (order, what each job waits for, reads and writes)")
+    pipeline.add_argument("name", metavar="NAME")
+
+    check = command("check-config", cmd_check_config, "load and validate all config, suites and pipelines")
     check.add_argument("--env", help="check this env strictly (its ${VARS} must be set); default: every env")
 
     from etl.emr.commands import register as shipping_commands
@@ -313,6 +317,13 @@ def cmd_unlock(conf: ConfigDir, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pipeline(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl.pipeline import plan
+
+    print(plan(conf, conf.pipeline(args.name)))
+    return 0
+
+
 def cmd_check_config(conf: ConfigDir, args: argparse.Namespace) -> int:
     from etl.checks import check_config
 
@@ -323,7 +334,9 @@ def cmd_check_config(conf: ConfigDir, args: argparse.Namespace) -> int:
         for problem in problems[:-1]:
             print(f"etl: error: {problem}", file=sys.stderr)
         return _fail(problems[-1])
-    print(f"config ok: {len(conf.names('env'))} envs, {len(conf.names('jobs'))} jobs, {len(conf.names('expectations'))} suites")
+    counts = {"envs": "env", "jobs": "jobs", "suites": "expectations", "pipelines": "pipelines"}
+    found = {what: len(conf.names(folder)) for what, folder in counts.items()}
+    print("config ok: " + ", ".join(f"{n} {what if n != 1 else what[:-1]}" for what, n in found.items()))
     return 0
 
 

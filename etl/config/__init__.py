@@ -11,10 +11,10 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from etl.config.loader import load_layers, read_yaml, record, validate
-from etl.config.models import EnvConfig, JobConfig, SuiteConfig
+from etl.config.models import EnvConfig, JobConfig, PipelineConfig, SuiteConfig
 from etl.errors import ConfigError
 
-__all__ = ["ConfigDir", "EnvConfig", "JobConfig", "SuiteConfig", "find_conf_dir"]
+__all__ = ["ConfigDir", "EnvConfig", "JobConfig", "PipelineConfig", "SuiteConfig", "find_conf_dir"]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -72,6 +72,25 @@ class ConfigDir:
 
     def suite(self, name: str) -> SuiteConfig:
         return self._single(SuiteConfig, "expectations", name)
+
+    def pipeline(self, name: str) -> PipelineConfig:
+        """conf/pipelines/<name>.yaml, its jobs known and its dependencies within it and without a cycle."""
+        pipeline = self._single(PipelineConfig, "pipelines", name)
+        shown, jobs = f"conf/pipelines/{name}.yaml", self.names("jobs")
+        for job, step in pipeline.jobs.items():
+            if job not in jobs:
+                raise ConfigError(f"{shown}: jobs.{job}: no conf/jobs/{job}.yaml (known: {', '.join(jobs)})")
+            if any(source.stream for source in self.job(job).sources.values()):
+                raise ConfigError(f"{shown}: jobs.{job}: a stream job runs until it is stopped (etl stream), not in a pipeline")
+            for dependency in step.depends_on:
+                if dependency not in pipeline.jobs:
+                    raise ConfigError(
+                        f"{shown}: jobs.{job}.depends_on: {dependency} is not a job of this pipeline ({', '.join(pipeline.jobs)})"
+                    )
+        cycle = pipeline.cycle()
+        if cycle:
+            raise ConfigError(f"{shown}: jobs: depends_on goes round in a cycle: {' -> '.join(cycle)}")
+        return pipeline
 
     def _single(self, model: type[Model], folder: str, name: str) -> Model:
         path = self.root / folder / f"{name}.yaml"

@@ -350,6 +350,49 @@ class JobConfig(Strict):
         return self
 
 
+# --- pipelines: conf/pipelines/<pipeline>.yaml -------------------------------------------------------------
+
+
+class PipelineJob(Strict):
+    depends_on: list[Identifier] = Field(
+        default_factory=list, description="Jobs of this pipeline that must have succeeded first (their tables are this job's input)."
+    )
+
+
+class PipelineConfig(Strict):
+    name: str = Field(description="The pipeline's name: the file name under conf/pipelines/.")
+    description: str = Field(description="One line shown by `etl pipeline show`.")
+    jobs: dict[Identifier, PipelineJob] = Field(
+        min_length=1, description="The night's jobs, by their names under conf/jobs/, each with the jobs it waits for."
+    )
+
+    def cycle(self) -> list[str] | None:
+        """A chain of depends_on that leads back to its start ([a, b, a]), or None."""
+        state: dict[str, str] = {}  # job -> "open" while its dependencies are walked, then "done"
+
+        def walk(job: str, path: list[str]) -> list[str] | None:
+            if state.get(job) == "open":
+                return [*path[path.index(job) :], job]
+            if state.get(job) == "done" or job not in self.jobs:
+                return None
+            state[job] = "open"
+            for dependency in self.jobs[job].depends_on:
+                found = walk(dependency, [*path, job])
+                if found:
+                    return found
+            state[job] = "done"
+            return None
+
+        return next((found for job in self.jobs if (found := walk(job, []))), None)
+
+    def order(self) -> list[str]:
+        """The jobs, each after every job it depends on; otherwise in the file's order. (No cycle: ConfigDir checks.)"""
+        done: list[str] = []
+        while len(done) < len(self.jobs):
+            done.append(next(name for name, job in self.jobs.items() if name not in done and set(job.depends_on) <= set(done)))
+        return done
+
+
 # --- expectation suites: conf/expectations/<suite>.yaml ---------------------------------------------------
 
 

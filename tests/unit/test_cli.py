@@ -27,7 +27,7 @@ def test_list_shows_jobs_and_descriptions(capsys: pytest.CaptureFixture[str]) ->
 
 def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--conf-dir", str(REPO_CONF), "check-config"]) == 0
-    assert capsys.readouterr().out.strip() == "config ok: 7 envs, 3 jobs, 6 suites"
+    assert capsys.readouterr().out.strip() == "config ok: 7 envs, 3 jobs, 6 suites, 1 pipeline"
 
 
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
