@@ -96,6 +96,31 @@ class S3Settings(Strict):
     path_style_access: bool = Field(False, description="http://host/bucket/key instead of http://bucket.host/key (local servers).")
 
 
+class InstanceGroup(Strict):
+    instance_type: str = Field("m5.xlarge", description="EC2 instance type of the group's nodes.")
+    count: int = Field(1, ge=1, description="Nodes in the group.")
+
+
+class ClusterSettings(Strict):
+    """The transient cluster `etl cluster` creates for a night and terminates after it."""
+
+    applications: list[str] = Field(default_factory=lambda: ["Spark"], description="EMR applications to install.")
+    primary: InstanceGroup = Field(default_factory=InstanceGroup, description="The primary node.")
+    core: InstanceGroup = Field(default_factory=lambda: InstanceGroup(count=2), description="The core nodes.")
+    configurations: list[str] = Field(
+        default_factory=list,
+        description="Files of bootstrap/configurations/ (names without .json), merged into the cluster's Configurations; "
+        "one of them must keep the tables outside the cluster (glue-data-catalog or external-hive-metastore).",
+    )
+    log_uri: str | None = Field(None, description="s3://... where EMR writes the cluster's and steps' logs.")
+    service_role: str = Field("EMR_DefaultRole", description="The IAM role EMR acts with.")
+    instance_profile: str = Field("EMR_EC2_DefaultRole", description="The EC2 instance profile of the nodes (the cluster's role).")
+    subnet_id: str | None = Field(None, description="The VPC subnet to start in; default: EMR's.")
+    idle_timeout_minutes: int = Field(
+        60, ge=1, description="A backstop: EMR terminates the cluster after this long without work, whatever happened."
+    )
+
+
 class EmrSettings(Strict):
     """Where `etl submit` sends steps and where `make deploy` puts the artifact."""
 
@@ -112,6 +137,7 @@ class EmrSettings(Strict):
         pattern=r"^emr-(spark-)?\d+\.\d+\.\d+$",
         description="The EMR release the env's clusters run: emr-7.x (Spark 3.5) or emr-spark-8.x (Spark 4.0).",
     )
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="The transient cluster of `etl cluster`.")
     python: Literal["python3.11", "python3.12", "python3.13"] = Field(
         "python3.11",
         description="The Python the bootstrap action installs the requirements into and PYSPARK_PYTHON names "

@@ -1,9 +1,10 @@
-"""The shipping commands of `etl`: package, emr-step, submit, deploy (wired into etl/cli.py by `register`)."""
+"""The shipping commands of `etl`: package, emr-step, submit, cluster, deploy (wired into etl/cli.py by `register`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,8 @@ Handler = Callable[[ConfigDir, argparse.Namespace], int]
 Command = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 SHIPPING_ENV = "emr"  # the env a step runs in on the cluster, and whose emr section says where to ship
+# What conf/env/emr.yaml reads on the driver: a transient cluster gets the values of the shell that plans it.
+CLUSTER_EXPORTS = ("ETL_BUCKET", "ETL_PREFIX", "ETL_TABLE_FORMAT")
 
 
 def register(command: Command) -> None:
@@ -37,6 +40,18 @@ def register(command: Command) -> None:
     )
     submit.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between two looks at the step with --wait (default 30)")
     _aws_arguments(submit)
+
+    cluster = command("cluster", cmd_cluster, "a transient EMR cluster for a pipeline's or a job's night")
+    cluster.add_argument("action", choices=["plan"], help="plan: print the RunJobFlow request (aws emr create-cluster --cli-input-json)")
+    cluster.add_argument("name", metavar="PIPELINE_OR_JOB", help="a pipeline of conf/pipelines/, else a job of conf/jobs/")
+    cluster.add_argument("--run-date", type=parse_day, metavar="YYYY-MM-DD", help="load one day")
+    cluster.add_argument("--from", dest="first", type=parse_day, metavar="YYYY-MM-DD", help="with --to: a backfill of each job")
+    cluster.add_argument("--to", dest="last", type=parse_day, metavar="YYYY-MM-DD")
+    cluster.add_argument(
+        "--env", default=SHIPPING_ENV, help=f"the env the jobs run in, whose emr section describes the cluster (default: {SHIPPING_ENV})"
+    )
+    cluster.add_argument("--artifacts", help="s3://bucket/prefix/ holding the deployed dist/ (default: the env's emr.artifacts)")
+    cluster.set_defaults(backfill=False)  # --from/--to make every step a backfill
 
     deploy = command("deploy", cmd_deploy, "upload every file of dist/ under the artifacts prefix")
     deploy.add_argument("--artifacts", help="s3://bucket/prefix/ (default: the env's emr.artifacts)")
@@ -103,6 +118,27 @@ def cmd_submit(conf: ConfigDir, args: argparse.Namespace) -> int:
         wait_for_step(
             client, cluster_id, step_id, poll_seconds=args.poll_seconds, say=lambda line: print(line, file=sys.stderr, flush=True)
         )
+    return 0
+
+
+def cmd_cluster(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl.emr.cluster import run_job_flow
+    from etl.emr.package import default_source_root
+
+    shipping = shipping_env(conf, args.env)
+    if args.name in conf.names("pipelines"):
+        pipeline = conf.pipeline(args.name)
+        jobs = pipeline.order()
+        dependents = {job: [other for other in jobs if job in pipeline.jobs[other].depends_on] for job in jobs}
+    else:
+        conf.job(args.name)  # a job, which must exist
+        jobs, dependents = [args.name], {}
+    window, _ = _window(args)
+    env = shipping.require({"emr.release_label": None, "emr.cluster.log_uri": None})
+    exports = {name: os.environ[name] for name in CLUSTER_EXPORTS if os.environ.get(name)}
+    configurations = default_source_root() / "bootstrap" / "configurations"
+    request = run_job_flow(env, f"etl {args.name} {window}", jobs, dependents, window, _artifacts(shipping, args), configurations, exports)
+    print(json.dumps(request, indent=2))
     return 0
 
 

@@ -1,0 +1,131 @@
+"""The RunJobFlow request of a transient cluster: created for a night's jobs, running them as steps in
+the order their dependencies give, and terminated when they are done (or after an idle timeout)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from etl.config.models import EnvConfig
+from etl.context import DateWindow
+from etl.emr.steps import emr_step
+from etl.errors import ConfigError
+
+# Configurations that keep the tables' metadata outside the cluster, by classification and property.
+OUTLIVING_METASTORES = {
+    ("spark-hive-site", "hive.metastore.client.factory.class"): "the Glue Data Catalog",
+    ("hive-site", "javax.jdo.option.ConnectionURL"): "an external Hive metastore database",
+}
+
+
+def run_job_flow(
+    env: EnvConfig,
+    name: str,
+    jobs: Sequence[str],
+    dependents: Mapping[str, Sequence[str]],
+    window: DateWindow,
+    artifacts: str,
+    configurations_dir: Path,
+    exports: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The request: the env's emr section, and one step per job in `jobs`' order. A job others depend on
+    cancels the later steps when it fails (EMR steps know no dependencies: independent ones are cancelled
+    too); the cluster ends when no step is left. `exports`: environment variables the env reads on the
+    driver (ETL_BUCKET...), which a step cannot set: exported in spark-env."""
+    cluster, shown = env.emr.cluster, f"conf/env/{env.name}.yaml"
+    if not env.emr.release_label:
+        raise ConfigError(f"{shown}: emr.release_label: needed to create a cluster (emr-7.x or emr-spark-8.x)")
+    files = [_configuration(configurations_dir, item, shown) for item in cluster.configurations]
+    if exports:
+        files.append(
+            [
+                {
+                    "Classification": "spark-env",
+                    "Properties": {},
+                    "Configurations": [{"Classification": "export", "Properties": dict(exports)}],
+                }
+            ]
+        )
+    configurations = merged(files, shown)
+    _require_outliving_metastore(env, configurations, shown)
+    base = artifacts.rstrip("/")
+    return {
+        "Name": name,
+        "ReleaseLabel": env.emr.release_label,
+        **({"LogUri": cluster.log_uri} if cluster.log_uri else {}),
+        "Applications": [{"Name": application} for application in cluster.applications],
+        "Instances": {
+            "InstanceGroups": [
+                _group("primary", "MASTER", cluster.primary.instance_type, cluster.primary.count),
+                _group("core", "CORE", cluster.core.instance_type, cluster.core.count),
+            ],
+            "KeepJobFlowAliveWhenNoSteps": False,
+            "TerminationProtected": False,
+            **({"Ec2SubnetId": cluster.subnet_id} if cluster.subnet_id else {}),
+        },
+        "BootstrapActions": [
+            {
+                "Name": "install-python-deps",
+                "ScriptBootstrapAction": {"Path": f"{base}/install-python-deps.sh", "Args": [f"{base}/requirements.txt", env.emr.python]},
+            }
+        ],
+        "Configurations": configurations,
+        "Steps": [
+            emr_step(job, env.name, window, artifacts, action_on_failure="CANCEL_AND_WAIT" if dependents.get(job) else "CONTINUE")
+            for job in jobs
+        ],
+        "AutoTerminationPolicy": {"IdleTimeout": cluster.idle_timeout_minutes * 60},
+        "ServiceRole": cluster.service_role,
+        "JobFlowRole": cluster.instance_profile,
+        "VisibleToAllUsers": True,
+        "Tags": [
+            {"Key": "etl:run", "Value": name},
+            {"Key": "etl:first-day", "Value": str(window.first)},
+            {"Key": "etl:last-day", "Value": str(window.last)},
+        ],
+    }
+
+
+def merged(files: Sequence[list[dict[str, Any]]], shown: str) -> list[dict[str, Any]]:
+    """One Configurations list of several: a classification that several files have is one entry whose
+    properties (and nested configurations) are merged; the same property with two values is an error."""
+    by_class: dict[str, dict[str, Any]] = {}
+    for configurations in files:
+        for item in configurations:
+            classification = item["Classification"]
+            into = by_class.setdefault(classification, {"Classification": classification, "Properties": {}})
+            for key, value in item.get("Properties", {}).items():
+                if into["Properties"].get(key, value) != value:
+                    raise ConfigError(f"{shown}: emr.cluster.configurations: {classification} sets {key} to two values")
+                into["Properties"][key] = value
+            if "Configurations" in item:
+                into["Configurations"] = merged([into.get("Configurations", []), item["Configurations"]], shown)
+    return list(by_class.values())
+
+
+def _configuration(folder: Path, name: str, shown: str) -> list[dict[str, Any]]:
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.json")))
+        raise ConfigError(f"{shown}: emr.cluster.configurations: no {name}.json in bootstrap/configurations (known: {known})")
+    loaded: list[dict[str, Any]] = json.loads(path.read_text())
+    return loaded
+
+
+def _require_outliving_metastore(env: EnvConfig, configurations: list[dict[str, Any]], shown: str) -> None:
+    """The tables must outlive the cluster: its own metastore would die with it."""
+    if env.metastore.kind == "thrift":
+        return  # a metastore service elsewhere
+    properties = {(item["Classification"], key) for item in configurations for key in item.get("Properties", {})}
+    if env.metastore.kind == "cluster" and properties & set(OUTLIVING_METASTORES):
+        return
+    raise ConfigError(
+        f"{shown}: emr.cluster.configurations: the tables would die with the cluster: add glue-data-catalog "
+        "(the Glue Data Catalog) or external-hive-metastore (a metastore database on RDS), with metastore.kind: cluster"
+    )
+
+
+def _group(name: str, role: str, instance_type: str, count: int) -> dict[str, Any]:
+    return {"Name": name, "InstanceRole": role, "InstanceType": instance_type, "InstanceCount": count, "Market": "ON_DEMAND"}
