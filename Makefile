@@ -37,7 +37,11 @@ CATALOG_JAR  := $(JAR_DIR)/etl-catalog.jar
 JARS_STAMP   := $(JAR_DIR)/.fetched
 , := ,
 
-setup: $(BIN)/etl $(LOCAL_FS_JAR) $(CATALOG_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) ## create .venv, install the project with its test and demo tools, fetch the jars
+# The AWS CLI the README's commands use, in a venv of its own (it pins its own botocore), for the tests that run it.
+AWS_CLI := .venv-awscli/bin/aws
+AWS_CLI_VERSION := 1.46.3
+
+setup: $(BIN)/etl $(LOCAL_FS_JAR) $(CATALOG_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) $(AWS_CLI) ## create .venv, install the project with its test and demo tools, fetch the jars
 
 $(BIN)/etl: setup.py
 	@case "$$($(PYTHON) -c 'import sys; print(sys.version_info[1])')" in 11) [ "$(SPARK)" = 3.5 ] || echo "Python 3.12 not found: the Spark $(SPARK) lane uses $(PYTHON)";; esac
@@ -45,6 +49,10 @@ $(BIN)/etl: setup.py
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]" "pyspark==$(PYSPARK)"
 	@touch $@
+
+$(AWS_CLI):
+	$(PYTHON) -m venv .venv-awscli
+	.venv-awscli/bin/pip install --quiet "awscli==$(AWS_CLI_VERSION)"
 
 # $(call compile_jar,<java sources>,<classes folder>,<top package folder>,<what happens without javac>[,<Java release>]):
 # the optional helpers of etl/jvm/, compiled against the Spark jars pip installed.

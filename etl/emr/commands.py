@@ -13,7 +13,7 @@ from typing import Any
 from etl.config import ConfigDir
 from etl.context import DateWindow, parse_day
 from etl.emr.settings import ShippingEnv, shipping_env
-from etl.emr.steps import ACTIONS_ON_FAILURE, DEFAULT_ACTION_ON_FAILURE, DEFAULT_DEPLOY_MODE, DEPLOY_MODES, emr_step
+from etl.emr.steps import ACTIONS_ON_FAILURE, DEFAULT_ACTION_ON_FAILURE, DEFAULT_DEPLOY_MODE, DEPLOY_MODES, cli_step, emr_step
 from etl.errors import ConfigError, EtlError
 
 Handler = Callable[[ConfigDir, argparse.Namespace], int]
@@ -29,7 +29,14 @@ def register(command: Command) -> None:
     package.add_argument("--source", type=Path, help="the source checkout to package (default: the one etl runs from)")
     package.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist); an earlier build there is replaced")
 
-    _step_arguments(command("emr-step", cmd_emr_step, "print the EMR step (JSON for aws emr add-steps --steps file://...) that runs a job"))
+    emr_step_command = _step_arguments(command("emr-step", cmd_emr_step, "print the EMR step (JSON) that runs a job"))
+    emr_step_command.add_argument(
+        "--shape",
+        choices=["cli", "api"],
+        default="cli",
+        help="cli (default): for aws emr add-steps --steps file://...; api: AddJobFlowSteps' Steps, for boto3, Airflow's "
+        "EmrAddStepsOperator and aws emr add-steps --cli-input-json",
+    )
 
     submit = _step_arguments(
         command("submit", cmd_submit, "add the job's step to an EMR cluster and print its id; --wait follows it to the end")
@@ -97,7 +104,8 @@ def cmd_package(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 
 def cmd_emr_step(conf: ConfigDir, args: argparse.Namespace) -> int:
-    print(json.dumps([_step(conf, args, shipping_env(conf, args.env))], indent=2))
+    step = _step(conf, args, shipping_env(conf, args.env))
+    print(json.dumps([cli_step(step) if args.shape == "cli" else step], indent=2))
     return 0
 
 

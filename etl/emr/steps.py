@@ -112,3 +112,16 @@ def emr_step(
         "ActionOnFailure": action_on_failure,
         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": args},
     }
+
+
+def cli_step(step: dict[str, Any]) -> dict[str, Any]:
+    """A step of AddJobFlowSteps in the AWS CLI's own shape, the one `aws emr add-steps --steps file://...`
+    takes (it rejects the API's HadoopJarStep): Type CUSTOM_JAR, with Jar and Args at the top."""
+    jar_step = step["HadoopJarStep"]
+    return {
+        "Type": "CUSTOM_JAR",
+        "Name": step["Name"],
+        "ActionOnFailure": step["ActionOnFailure"],
+        "Jar": jar_step["Jar"],
+        "Args": jar_step["Args"],
+    }

@@ -29,8 +29,8 @@ def add_steps_shape() -> Any:
     return botocore.session.get_session().get_service_model("emr").operation_model("AddJobFlowSteps").input_shape
 
 
-def emr_step_json(capsys: pytest.CaptureFixture[str], *args: str, conf: Path = REPO_CONF) -> Any:
-    assert main(["--conf-dir", str(conf), "emr-step", *args]) == 0, capsys.readouterr().err
+def emr_step_json(capsys: pytest.CaptureFixture[str], *args: str, conf: Path = REPO_CONF, shape: str = "api") -> Any:
+    assert main(["--conf-dir", str(conf), "emr-step", *args, "--shape", shape]) == 0, capsys.readouterr().err
     return json.loads(capsys.readouterr().out)
 
 
@@ -64,6 +64,20 @@ def test_one_day(capsys: pytest.CaptureFixture[str]) -> None:
         }
     ]
     assert add_steps_errors(steps) == ""
+
+
+def test_by_default_the_step_is_in_the_aws_clis_own_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    """What `aws emr add-steps --steps file://steps.json` takes (tests/unit/test_aws_cli.py runs it)."""
+    assert main(["--conf-dir", str(REPO_CONF), "emr-step", "sales_warehouse", "--run-date", "1992-01-02", "--artifacts", ARTIFACTS]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "Type": "CUSTOM_JAR",
+            "Name": "etl run sales_warehouse 1992-01-02 --env emr",
+            "ActionOnFailure": "CONTINUE",
+            "Jar": "command-runner.jar",
+            "Args": one_day_args("emr"),
+        }
+    ]
 
 
 def test_an_emr8_step_runs_the_same_release(capsys: pytest.CaptureFixture[str]) -> None:
