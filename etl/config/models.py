@@ -112,7 +112,9 @@ class ClusterSettings(Strict):
         description="Files of bootstrap/configurations/ (names without .json), merged into the cluster's Configurations; "
         "one of them must keep the tables outside the cluster (glue-data-catalog or external-hive-metastore).",
     )
-    log_uri: str | None = Field(None, description="s3://... where EMR writes the cluster's and steps' logs.")
+    log_uri: str | None = Field(
+        None, description="s3://... where EMR writes the cluster's and steps' logs; default: <lake_root>/emr-logs/."
+    )
     service_role: str = Field("EMR_DefaultRole", description="The IAM role EMR acts with.")
     instance_profile: str = Field("EMR_EC2_DefaultRole", description="The EC2 instance profile of the nodes (the cluster's role).")
     subnet_id: str | None = Field(None, description="The VPC subnet to start in; default: EMR's.")

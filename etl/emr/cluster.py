@@ -54,7 +54,7 @@ def run_job_flow(
     return {
         "Name": name,
         "ReleaseLabel": env.emr.release_label,
-        **({"LogUri": cluster.log_uri} if cluster.log_uri else {}),
+        "LogUri": _log_uri(env, shown),
         "Applications": [{"Name": application} for application in cluster.applications],
         "Instances": {
             "InstanceGroups": [
@@ -125,6 +125,15 @@ def _require_outliving_metastore(env: EnvConfig, configurations: list[dict[str, 
         f"{shown}: emr.cluster.configurations: the tables would die with the cluster: add glue-data-catalog "
         "(the Glue Data Catalog) or external-hive-metastore (a metastore database on RDS), with metastore.kind: cluster"
     )
+
+
+def _log_uri(env: EnvConfig, shown: str) -> str:
+    """emr.cluster.log_uri, else <lake_root>/emr-logs/ (on S3: EMR writes its logs there)."""
+    if env.emr.cluster.log_uri:
+        return env.emr.cluster.log_uri
+    if not env.lake_root.startswith("s3://"):
+        raise ConfigError(f"{shown}: emr.cluster.log_uri: needed where the lake is not on S3 ({env.lake_root})")
+    return f"{env.lake_root.rstrip('/')}/emr-logs/"
 
 
 def _group(name: str, role: str, instance_type: str, count: int) -> dict[str, Any]:

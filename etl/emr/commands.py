@@ -142,7 +142,9 @@ def cmd_cluster(conf: ConfigDir, args: argparse.Namespace) -> int:
         conf.job(args.name)  # a job, which must exist
         jobs, dependents = [args.name], {}
     window, _ = _window(args)
-    env = shipping.require({"emr.release_label": None, "emr.cluster.log_uri": None})
+    env = shipping.require(
+        {"emr.release_label": None, "emr.cluster.log_uri": None, **({} if shipping.env.emr.cluster.log_uri else {"lake_root": None})}
+    )
     exports = {name: os.environ[name] for name in CLUSTER_EXPORTS if os.environ.get(name)}
     configurations = default_source_root() / "bootstrap" / "configurations"
     request = run_job_flow(env, f"etl {args.name} {window}", jobs, dependents, window, _artifacts(shipping, args), configurations, exports)

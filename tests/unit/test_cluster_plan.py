@@ -167,5 +167,5 @@ def test_configurations_that_do_not_fit_are_one_line(
 def test_the_log_location_needs_the_bucket(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ETL_BUCKET", raising=False)
     assert failure(capsys, "nightly", "--run-date", "1992-01-02") == (
-        "etl: error: conf/env/emr.yaml: emr.cluster.log_uri: environment variable ETL_BUCKET is not set"
+        "etl: error: conf/env/emr.yaml: lake_root: environment variable ETL_BUCKET is not set"
     )
