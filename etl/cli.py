@@ -142,9 +142,20 @@ def _parser() -> argparse.ArgumentParser:
     unlock = with_env(command("unlock", cmd_unlock, "remove a job's run lock left by a run that was killed on another host"))
     unlock.add_argument("job")
 
-    pipeline = command("pipeline", cmd_pipeline, "the jobs of a night (conf/pipelines/NAME.yaml) in the order their dependencies give")
-    pipeline.add_argument("action", choices=["show"], help="show: print the plan (order, what each job waits for, reads and writes)")
+    pipeline = with_env(
+        command("pipeline", cmd_pipeline, "the jobs of a night (conf/pipelines/NAME.yaml) in the order their dependencies give")
+    )
+    pipeline.add_argument(
+        "action",
+        choices=["show", "run"],
+        help="show: print the plan (order, what each job waits for, reads and writes); run: run the jobs in that order in one "
+        "Spark application (a failed job's dependents are skipped, the others still run)",
+    )
     pipeline.add_argument("name", metavar="NAME")
+    pipeline.add_argument("--run-date", type=parse_day, metavar="YYYY-MM-DD", help="run: load one day")
+    pipeline.add_argument("--from", dest="first", type=parse_day, metavar="YYYY-MM-DD", help="run: with --to, each job backfills the range")
+    pipeline.add_argument("--to", dest="last", type=parse_day, metavar="YYYY-MM-DD")
+    pipeline.add_argument("--dry-run", action="store_true", help="run: print the plan and what the run would load, run nothing")
 
     check = command("check-config", cmd_check_config, "load and validate all config, suites and pipelines")
     check.add_argument("--env", help="check this env strictly (its ${VARS} must be set); default: every env")
@@ -318,10 +329,55 @@ def cmd_unlock(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 
 def cmd_pipeline(conf: ConfigDir, args: argparse.Namespace) -> int:
-    from etl.pipeline import plan
+    from etl.pipeline import plan, run_pipeline
+    from etl.run import formats_of, run_job
 
-    print(plan(conf, conf.pipeline(args.name)))
+    pipeline = conf.pipeline(args.name)
+    if args.action == "show" or args.dry_run:
+        print(plan(conf, pipeline))
+        if args.action == "show":
+            return 0
+    window = _window(args.run_date, args.first, args.last)
+    env = conf.env(args.env)
+    if args.dry_run:
+        print(f"would run: {', '.join(pipeline.order())} for {window} in env {env.name}")
+        return 0
+    formats = set().union(*(formats_of(conf, job, env) for job in pipeline.jobs))
+    spark = _session(env, f"etl-pipeline-{pipeline.name}", formats)
+
+    def run(job: str) -> None:
+        record = run_job(spark, conf, env, job, window).record
+        log.info("run %s of %s for %s: %s", record.run_id, job, window, record.status)
+
+    outcome = run_pipeline(
+        pipeline,
+        run,
+        _reason,
+        say=lambda line: log.info("pipeline %s: %s", pipeline.name, line),
+        warn=lambda line: log.warning("pipeline %s: %s", pipeline.name, line),
+    )
+    summary = outcome.summary(pipeline.name, window)
+    if outcome.failed or outcome.skipped:
+        return _fail(summary)
+    log.info("pipeline %s", summary)
     return 0
+
+
+def _window(run_date: date | None, first: date | None, last: date | None) -> DateWindow:
+    """--run-date D, or --from D --to D."""
+    if run_date is not None and first is None and last is None:
+        return DateWindow.day(run_date)
+    if run_date is None and first is not None and last is not None:
+        try:
+            return DateWindow(first, last)
+        except ValueError as error:
+            raise EtlError(str(error)) from None
+    raise EtlError("give --run-date D, or --from D --to D")
+
+
+def _reason(error: Exception) -> str:
+    """A job's failure in one line: the framework's own message, else as main() says an unexpected error."""
+    return str(error) if isinstance(error, EtlError) else _unexpected(error)
 
 
 def cmd_check_config(conf: ConfigDir, args: argparse.Namespace) -> int:

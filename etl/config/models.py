@@ -205,6 +205,25 @@ class VolumeCheck(Strict):
         return self
 
 
+class WaitFor(Strict):
+    """An input sensor: before reading, wait until each day of the window has landed."""
+
+    marker: str | None = Field(
+        None, description="A file the producer writes last into a day's folder, such as _SUCCESS: the day is complete when it is there."
+    )
+    min_files: int | None = Field(None, ge=1, description="The day is complete when its folder holds at least this many data files.")
+    poll_seconds: float = Field(60, gt=0, description="Seconds between two looks.")
+    timeout_minutes: float = Field(60, ge=0, description="Give up after this long: the job fails, naming what is missing.")
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> WaitFor:
+        if (self.marker is None) == (self.min_files is None):
+            raise ValueError("give one of 'marker' (a file such as _SUCCESS) and 'min_files'")
+        if self.marker is not None and ("/" in self.marker or self.marker in ("", ".", "..")):
+            raise ValueError("'marker' is a file name in the day's folder, not a path")
+        return self
+
+
 class KinesisSettings(Strict):
     """A Kinesis data stream, read with the `aws-kinesis` source EMR 7.x ships (credentials: the instance profile)."""
 
@@ -269,6 +288,11 @@ class SourceConfig(Strict):
     )
     files_per_batch: int | None = Field(None, ge=1, description="A stream of files: at most this many new files per micro-batch.")
     kinesis: KinesisSettings | None = Field(None, description="The Kinesis data stream this stream source reads on EMR.")
+    wait_for: WaitFor | None = Field(
+        None,
+        description="Wait for each day of the window to land (a marker file, or a number of files) before reading; "
+        "needs date_partition. On timeout the run fails naming the missing days, and a pipeline skips the jobs that need it.",
+    )
     optional: bool = Field(False, description="format table only: a table that does not exist yet reads as empty, with `columns`.")
     columns: dict[Identifier, ColumnSpec] = Field(
         default_factory=dict,
@@ -320,6 +344,8 @@ class SourceConfig(Strict):
             raise ValueError("'kinesis' and 'files_per_batch' are for stream sources (stream: true)")
         if self.days_before and not self.date_partition:
             raise ValueError("'days_before' needs 'date_partition' (the days are folders)")
+        if self.wait_for and (not self.date_partition or self.days_before):
+            raise ValueError("'wait_for' needs 'date_partition' (it waits for the window's daily folders), without days_before")
         if self.format not in ("csv", "json") and "encoding" in self.model_fields_set:
             raise ValueError("'encoding' is for formats csv and json")
         if self.multiline and (self.format != "csv" or self.stream):

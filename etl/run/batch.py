@@ -1,9 +1,10 @@
 """A batch run of a job over its window of days, as write-audit-publish:
 
-  lock -> read -> transform -> stage -> check -> validate -> publish -> bookmarks -> audit row
+  lock -> wait -> read -> transform -> stage -> check -> validate -> publish -> bookmarks -> audit row
 
 lock      one run of the job at a time; after a run that died holding the lock, what it left in the
           job's tables is swept first (etl/run/audited.py)
+wait      for the sources with an input sensor (wait_for): each day of the window landed
 stage     each output computed once and written once, where no reader looks yet; the same pass
           routes its quarantined rows beside the loaded ones, drops the rows business rules dropped,
           and counts all of it (DataFrame.observe), with the sources' rows read
@@ -28,6 +29,7 @@ from etl.context import RunContext
 from etl.errors import SourceError, ValidationFailed
 from etl.extract import source_folders
 from etl.extract.malformed import MALFORMED, observed, well_formed
+from etl.extract.sensors import wait_for_input
 from etl.job import Job
 from etl.load import Staged, discard, publish, read_staged, release, stage
 from etl.load.common import LOADED
@@ -66,6 +68,9 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
     with audited(spark, ctx, sweep_tables(job.config, job.env)) as record:
         try:
             watch.lap("lock")
+            for name, source in config.sources.items():
+                wait_for_input(spark, name, source, ctx)
+            watch.lap("wait")
             taken = _new_files(job, ctx)
             reads = observe.observations(config.sources)
             files = {name: [mark.uri for mark in marks] for name, marks in taken.items()}

@@ -20,6 +20,7 @@ def test_list_shows_jobs_and_descriptions(capsys: pytest.CaptureFixture[str]) ->
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "clickstream_sessions  Clickstream analytics from CloudFront access logs (fact_pageviews, sessions, funnel_daily).",
+        "daily_kpis            The shop's day in one row (analytics.daily_kpis) from the night's sales and web analytics loads.",
         "iot_telemetry         Real-time IoT telemetry (Kinesis or Firehose files) -> 5-minute device aggregates with anomaly flags (analytics.iot_device_5min).",
         "sales_warehouse       Nightly load of the retail sales warehouse (fact_sales, dim_customer SCD2, agg_sales_daily) from the daily TPC-H extracts.",
     ]
@@ -27,7 +28,7 @@ def test_list_shows_jobs_and_descriptions(capsys: pytest.CaptureFixture[str]) ->
 
 def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--conf-dir", str(REPO_CONF), "check-config"]) == 0
-    assert capsys.readouterr().out.strip() == "config ok: 7 envs, 3 jobs, 6 suites, 1 pipeline"
+    assert capsys.readouterr().out.strip() == "config ok: 7 envs, 4 jobs, 7 suites, 1 pipeline"
 
 
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path) -> None:

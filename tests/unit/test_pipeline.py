@@ -4,23 +4,26 @@ one-line errors naming file and key."""
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from etl.cli import main
 from etl.config import ConfigDir
-from etl.errors import ConfigError
+from etl.context import DateWindow
+from etl.errors import ConfigError, EtlError
+from etl.pipeline import run_pipeline
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 @pytest.fixture
 def conf(tmp_path: Path) -> Path:
-    """The repository's conf/ with three more (empty-bodied) jobs to arrange: a, b and c."""
+    """The repository's conf/ with four more (empty-bodied) jobs to arrange: a, b, c and d."""
     target = tmp_path / "conf"
     shutil.copytree(REPO_CONF, target)
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "d"):
         (target / "jobs" / f"{name}.yaml").write_text(f"description: job {name}\nclass: jobs.x:{name.upper()}\n")
     return target
 
@@ -40,6 +43,9 @@ def test_the_demo_pipeline_shows_its_plan(capsys: pytest.CaptureFixture[str]) ->
         "2. clickstream_sessions",
         "     reads   raw/clickstream",
         "     writes  analytics.fact_pageviews, analytics.sessions, analytics.funnel_daily",
+        "3. daily_kpis (after sales_warehouse, clickstream_sessions)",
+        "     reads   warehouse.agg_sales_daily, analytics.funnel_daily",
+        "     writes  analytics.daily_kpis",
     ]
 
 
@@ -55,7 +61,7 @@ def test_each_job_runs_after_what_it_depends_on_and_otherwise_in_the_files_order
     [
         (
             "  a: {}\n  nope: {}\n",
-            "jobs.nope: no conf/jobs/nope.yaml (known: a, b, c, clickstream_sessions, iot_telemetry, sales_warehouse)",
+            "jobs.nope: no conf/jobs/nope.yaml (known: a, b, c, clickstream_sessions, d, daily_kpis, iot_telemetry, sales_warehouse)",
         ),
         ("  a: {depends_on: [b]}\n", "jobs.a.depends_on: b is not a job of this pipeline (a)"),
         (
@@ -79,3 +85,60 @@ def test_a_broken_pipeline_is_one_line_naming_file_and_key(conf: Path, jobs: str
 def test_an_unknown_pipeline_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--conf-dir", str(REPO_CONF), "pipeline", "show", "weekly"]) != 0
     assert capsys.readouterr().err.strip().splitlines()[-1] == "etl: error: conf/pipelines/weekly.yaml: not found (known: nightly)"
+
+
+def test_a_failed_job_skips_its_dependents_and_the_independent_ones_still_run(conf: Path) -> None:
+    night = pipeline_file(conf, "jobs:\n  a: {}\n  b: {depends_on: [a]}\n  c: {}\n  d: {depends_on: [b, c]}\n").pipeline("night")
+    ran, said = [], []
+
+    def run(job: str) -> None:
+        ran.append(job)
+        if job == "a":
+            raise EtlError("source x: no input")
+        if job == "c":
+            raise ValueError("a bug")
+
+    outcome = run_pipeline(night, run, lambda e: f"{type(e).__name__}: {e}", say=said.append, warn=lambda line: said.append("! " + line))
+    assert ran == ["a", "c"]
+    assert said == [
+        "a: running",
+        "! a: failed: EtlError: source x: no input",
+        "! b: skipped: a did not succeed",
+        "c: running",
+        "! c: failed: ValueError: a bug",
+        "! d: skipped: b, c did not succeed",
+    ]
+    assert outcome.summary("night", DateWindow.day(date(2024, 6, 1))) == (
+        "night 2024-06-01: 0 of 4 job(s) succeeded; a failed: EtlError: source x: no input; c failed: ValueError: a bug; "
+        "b skipped (after a); d skipped (after b, c)"
+    )
+
+
+def test_ctrl_c_stops_the_pipeline(conf: Path) -> None:
+    night = pipeline_file(conf, "jobs:\n  a: {}\n  b: {}\n").pipeline("night")
+
+    def run(job: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(night, run, str, say=print, warn=print)
+
+
+@pytest.mark.parametrize(
+    "days, error",
+    [
+        ([], "give --run-date D, or --from D --to D"),
+        (["--run-date", "2024-06-01", "--from", "2024-06-01"], "give --run-date D, or --from D --to D"),
+        (["--from", "2024-06-02", "--to", "2024-06-01"], "the window's first day 2024-06-02 is after its last day 2024-06-01"),
+    ],
+)
+def test_a_pipeline_run_needs_one_window(days: list[str], error: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(REPO_CONF), "pipeline", "run", "nightly", "--env", "test", *days]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"etl: error: {error}"
+
+
+def test_a_dry_run_prints_the_plan_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(REPO_CONF), "pipeline", "run", "nightly", "--env", "test", "--run-date", "2024-06-01", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "nightly: The night's loads of the demo, in one Spark application."
+    assert out[-1] == "would run: sales_warehouse, clickstream_sessions, daily_kpis for 2024-06-01 in env test"

@@ -1,18 +1,25 @@
-"""clickstream_sessions end to end: `etl demo-data clickstream`, a backfill of two days, the third day as
-a nightly run, then that night again. Expected values: the raw gzip logs parsed in plain Python
-(tests/integration/clickstream_expected.py), never the code under test."""
+"""The demo's night end to end: `etl demo-data` for the TPC-H extracts and the CloudFront logs, the
+`nightly` pipeline (sales_warehouse, clickstream_sessions, then daily_kpis, which needs both) as a backfill
+of two days in one Spark application, then the third night, whose sales extract has not landed: the sales
+load fails, the clickstream load still runs, the KPIs wait for another night. Then that night's
+clickstream run again. Expected values: the raw gzip logs parsed in plain Python
+(tests/integration/clickstream_expected.py) and the raw extracts read by DuckDB, never the code under test."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 import yaml
 
 from tests.integration.clickstream_expected import Logs, funnel_rows, read_logs, session_rows, sessions
-from tests.integration.conftest import REPO, Lake
+from tests.integration.conftest import REPO, Lake, Result, query
+from tests.integration.expected import expected_facts
 
 pytestmark = pytest.mark.integration
 
-FIRST, MIDDLE, LAST = "2024-06-01", "2024-06-02", "2024-06-03"
+FIRST, MIDDLE, LAST = "1992-01-01", "1992-01-02", "1992-01-03"
 JOB = yaml.safe_load((REPO / "conf" / "jobs" / "clickstream_sessions.yaml").read_text())
 TIMEOUT = JOB["params"]["session_timeout_minutes"] * 60
 TABLES = {
@@ -21,21 +28,30 @@ TABLES = {
     "analytics.sessions": "SELECT * FROM analytics.sessions ORDER BY session_id",
     "analytics.funnel_daily": "SELECT * FROM analytics.funnel_daily ORDER BY session_date, step_number",
 }
+KPIS_SQL = "SELECT * FROM analytics.daily_kpis ORDER BY kpi_date"
+RUNS_SQL = "SELECT job, window_start, run_date, status, error FROM etl_audit.job_runs ORDER BY started_at"
 AUDIT_SQL = (
     "SELECT run_date, window_start, status, rows_read['access_logs'] AS lines, rows_malformed['access_logs'] AS malformed, "
     "rows_dropped['fact_pageviews.not_a_page_view'] AS not_pages, rows_dropped['fact_pageviews.bot_traffic'] AS bots, "
     "rows_written['fact_pageviews'] AS pageviews, map_keys(rows_malformed) AS malformed_sources "
-    "FROM etl_audit.job_runs ORDER BY started_at"
+    "FROM etl_audit.job_runs WHERE job = 'clickstream_sessions' ORDER BY started_at"
 )
 
 
+@dataclass
+class Nights(Lake):
+    last_night: Result | None = None  # the third night's `etl pipeline run`, which fails
+
+
 @pytest.fixture(scope="module")
-def lake(lake: Lake) -> Lake:
-    lake.etl_ok("demo-data", "clickstream", "--env", "local", "--from", FIRST, "--to", LAST)
-    lake.etl_ok("backfill", "clickstream_sessions", "--env", "local", "--from", FIRST, "--to", MIDDLE)
-    lake.etl_ok("run", "clickstream_sessions", "--env", "local", "--run-date", LAST)
-    lake.prefetch(*TABLES.values(), AUDIT_SQL)
-    return lake
+def lake(lake: Lake) -> Nights:
+    nights = Nights(lake.root)
+    nights.etl_ok("demo-data", "tpch", "--env", "local", "--from", FIRST, "--to", MIDDLE)
+    nights.etl_ok("demo-data", "clickstream", "--env", "local", "--from", FIRST, "--to", LAST)
+    nights.etl_ok("pipeline", "run", "nightly", "--env", "local", "--from", FIRST, "--to", MIDDLE)
+    nights.last_night = nights.etl("pipeline", "run", "nightly", "--env", "local", "--run-date", LAST)
+    nights.prefetch(*TABLES.values(), AUDIT_SQL, KPIS_SQL, RUNS_SQL)
+    return nights
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +119,48 @@ def test_every_line_is_loaded_quarantined_or_dropped_by_a_named_rule(lake: Lake,
     # the context of a later run)
     held = lake.etl_ok("quarantine", "clickstream_sessions", "--env", "local", "--run-date", LAST, "--limit", "0").stdout.splitlines()
     assert len(held) == logs.malformed[LAST]
+
+
+def test_a_failed_job_skips_the_jobs_that_need_it_and_the_others_still_run(lake: Nights) -> None:
+    assert lake.last_night is not None and lake.last_night.code == 1
+    missing = f"source orders: no input for 1 of the 1 day(s) of {LAST}: dt={LAST} missing under file://{lake.root}/raw/tpch/orders"
+    assert lake.last_night.last_error_line == (
+        f"etl: error: nightly {LAST}: 1 of 3 job(s) succeeded; sales_warehouse failed: {missing}; "
+        "daily_kpis skipped (after sales_warehouse)"
+    )
+    assert "\n\tat " not in lake.last_night.stderr
+    # one audit row per job run, in the pipeline's order; none for the skipped job
+    runs = [(r["job"], r["window_start"], r["run_date"], r["status"], r["error"]) for r in lake.sql(RUNS_SQL)]
+    assert runs == [
+        ("sales_warehouse", FIRST, MIDDLE, "succeeded", ""),
+        ("clickstream_sessions", FIRST, MIDDLE, "succeeded", ""),
+        ("daily_kpis", FIRST, MIDDLE, "succeeded", ""),
+        ("sales_warehouse", LAST, LAST, "failed", missing),
+        ("clickstream_sessions", LAST, LAST, "succeeded", ""),
+    ]
+
+
+def test_daily_kpis_are_the_days_sales_and_sessions_as_the_night_saw_them(lake: Nights, logs: Logs) -> None:
+    sales = query(f"""
+        SELECT order_date, count(DISTINCT order_key), count(*), sum(net_revenue)
+        FROM ({expected_facts(lake, FIRST, MIDDLE)}) GROUP BY order_date""")
+    by_day = {str(day): (orders, lines, revenue) for day, orders, lines, revenue in sales}
+    # the sessions of the logs the second night had: the third day's came after it
+    seen = sessions([view for view in logs.views if view.day <= MIDDLE], TIMEOUT)
+    expected = []
+    for day in (FIRST, MIDDLE):
+        orders, lines, revenue = by_day[day]
+        of_day = [s for s in seen if s.day == day]
+        purchases = sum(1 for s in of_day if s.reached("purchase"))
+        rate = (Decimal(purchases) / len(of_day)).quantize(Decimal("0.0001"), "ROUND_HALF_UP")
+        expected.append([day, orders, lines, revenue, len(of_day), len({s.visitor for s in of_day}), purchases, rate])
+    rows = [
+        [r["kpi_date"], int(r["orders"]), int(r["order_lines"]), Decimal(r["net_revenue"]), int(r["sessions"]), int(r["visitors"]),
+         int(r["purchases"]), Decimal(r["conversion_rate"])]
+        for r in lake.sql(KPIS_SQL)
+    ]  # fmt: skip
+    assert rows == expected
+    assert all(row[1] > 0 and row[4] > 0 and row[6] > 0 for row in rows)
 
 
 def test_rerunning_the_night_changes_no_table(lake: Lake) -> None:
