@@ -64,8 +64,8 @@ def run_transient(
     except KeyboardInterrupt:
         terminate(client, cluster_id, "interrupted", say)
         raise
-    except BaseException as error:  # an AWS error while polling, a bug: the cluster must not run on unwatched
-        terminate(client, cluster_id, f"watching it failed ({type(error).__name__})", say)
+    except BaseException:  # an AWS error while polling, a bug: the cluster must not run on unwatched
+        terminate(client, cluster_id, "watching it failed", say)
         raise
     return cluster_id
 
@@ -104,8 +104,8 @@ def watch(
             raise _outcome(cluster, steps, labels, ended)
         if clock() >= deadline:
             raise RunFailed(
-                f"cluster {cluster_id}: not done after {timeout_minutes:g} minutes (--timeout-minutes){_not_completed(steps, labels)}",
-                f"not done after {timeout_minutes:g} minutes",
+                f"cluster {cluster_id}: not done after {timeout_minutes:g} min (--timeout-minutes){_not_completed(steps, labels)}",
+                f"not done after {timeout_minutes:g} min",
                 alive=True,
             )
         sleep(poll_seconds)
