@@ -54,8 +54,9 @@ def register(command: Command) -> None:
     cluster.add_argument(
         "action",
         choices=["plan", "run"],
-        help="plan: print the RunJobFlow request (for boto3, Airflow's EmrCreateJobFlowOperator); run: create the cluster, print "
-        "its id, follow its steps to the end (exit 0 when every step COMPLETED) and terminate it on failure, timeout or Ctrl-C",
+        help="plan: print the RunJobFlow request (boto3, Airflow's EmrCreateJobFlowOperator; --shape cli: aws emr create-cluster); "
+        "run: create the cluster, print its id, follow its steps to the end (exit 0 when every step COMPLETED) and terminate it "
+        "on failure, timeout or Ctrl-C",
     )
     cluster.add_argument("name", metavar="PIPELINE_OR_JOB", help="a pipeline of conf/pipelines/, else a job of conf/jobs/")
     cluster.add_argument("--run-date", type=parse_day, metavar="YYYY-MM-DD", help="load one day")
@@ -65,6 +66,13 @@ def register(command: Command) -> None:
         "--env", default=SHIPPING_ENV, help=f"the env the jobs run in, whose emr section describes the cluster (default: {SHIPPING_ENV})"
     )
     cluster.add_argument("--artifacts", help="s3://bucket/prefix/ holding the deployed dist/ (default: the env's emr.artifacts)")
+    cluster.add_argument(
+        "--shape",
+        choices=["api", "cli"],
+        default="api",
+        help="plan: api (default): the RunJobFlow request as JSON; cli: the same as an `aws emr create-cluster` command for sh "
+        "(the AWS CLI takes no RunJobFlow JSON)",
+    )
     cluster.add_argument(
         "--poll-seconds",
         type=float,
@@ -153,11 +161,15 @@ def cmd_cluster(conf: ConfigDir, args: argparse.Namespace) -> int:
     shipping = shipping_env(conf, args.env)
     request, labels = _cluster_request(conf, args, shipping)
     if args.action == "plan":
-        print(json.dumps(request, indent=2))
+        from etl.emr.cluster import create_cluster_command, shell_command
+
+        print(shell_command(create_cluster_command(request)) if args.shape == "cli" else json.dumps(request, indent=2))
         return 0
     from etl.emr.aws import emr_client
     from etl.emr.transient import run_transient
 
+    if args.shape != "api":
+        raise EtlError("--shape is for etl cluster plan")
     if args.poll_seconds < 0 or args.timeout_minutes <= 0:
         raise EtlError("--poll-seconds must be 0 or more and --timeout-minutes more than 0")
     env = shipping.require({"emr.region": args.region, "emr.endpoint": args.endpoint_url})

@@ -399,3 +399,16 @@ def test_a_refused_request_is_one_line_and_leaves_nothing_to_terminate(
         stub.assert_no_pending_responses()
     out, err = capsys.readouterr()
     assert (out, err) == ("", "etl: error: EMR RunJobFlow: ValidationException: Invalid InstanceProfile: EMR_EC2_DefaultRole.\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--shape", "cli"], "etl: error: --shape is for etl cluster plan"),
+        (["--timeout-minutes", "0"], "etl: error: --poll-seconds must be 0 or more and --timeout-minutes more than 0"),
+    ],
+    ids=["shape", "timeout"],
+)
+def test_arguments_that_do_not_fit_run_are_one_line(capsys: pytest.CaptureFixture[str], args: list[str], line: str) -> None:
+    assert run(*NIGHT, *args) == 1
+    assert capsys.readouterr() == ("", f"{line}\n")
