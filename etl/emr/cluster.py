@@ -4,13 +4,14 @@ the order their dependencies give, and terminated when they are done (or after a
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from etl.config.models import EnvConfig
 from etl.context import DateWindow
-from etl.emr.steps import emr_step
+from etl.emr.steps import cli_step, emr_step
 from etl.errors import ConfigError
 
 # Configurations that keep the tables' metadata outside the cluster, by classification and property.
@@ -138,3 +139,63 @@ def _log_uri(env: EnvConfig, shown: str) -> str:
 
 def _group(name: str, role: str, instance_type: str, count: int) -> dict[str, Any]:
     return {"Name": name, "InstanceRole": role, "InstanceType": instance_type, "InstanceCount": count, "Market": "ON_DEMAND"}
+
+
+def create_cluster_command(request: dict[str, Any]) -> list[list[str]]:
+    """The same request as the AWS CLI's `aws emr create-cluster` options, which take no RunJobFlow JSON
+    (no --cli-input-json; awscli v1 has no run-job-flow): [["aws", "emr", "create-cluster"], [option,
+    value...]...]. A key of the request that has no option here is an error, never left out."""
+    request, instances = dict(request), dict(request["Instances"])
+    del request["Instances"]
+    groups = instances.pop("InstanceGroups")
+    if any(group.get("Market", "ON_DEMAND") != "ON_DEMAND" for group in groups):
+        raise ConfigError("aws emr create-cluster: only ON_DEMAND instance groups are written as its options")
+    ec2 = {
+        "InstanceProfile": request.pop("JobFlowRole"),
+        **({"SubnetId": instances.pop("Ec2SubnetId")} if "Ec2SubnetId" in instances else {}),
+    }
+    options = [
+        ["aws", "emr", "create-cluster"],
+        ["--name", request.pop("Name")],
+        ["--release-label", request.pop("ReleaseLabel")],
+        ["--log-uri", request.pop("LogUri")],
+        ["--applications", _json(request.pop("Applications"))],
+        [
+            "--instance-groups",
+            _json(
+                [
+                    {key: group[field] for key, field in _GROUP_FIELDS.items()}  # ON_DEMAND: create-cluster's, without a BidPrice
+                    for group in groups
+                ]
+            ),
+        ],
+        ["--no-auto-terminate" if instances.pop("KeepJobFlowAliveWhenNoSteps") else "--auto-terminate"],
+        ["--termination-protected" if instances.pop("TerminationProtected") else "--no-termination-protected"],
+        ["--ec2-attributes", _json(ec2)],
+        ["--service-role", request.pop("ServiceRole")],
+        [
+            "--bootstrap-actions",
+            _json([{"Name": action["Name"], **action["ScriptBootstrapAction"]} for action in request.pop("BootstrapActions")]),
+        ],
+        ["--configurations", _json(request.pop("Configurations"))],
+        ["--steps", _json([cli_step(step) for step in request.pop("Steps")])],
+        ["--auto-termination-policy", _json(request.pop("AutoTerminationPolicy"))],
+        ["--visible-to-all-users" if request.pop("VisibleToAllUsers") else "--no-visible-to-all-users"],
+        ["--tags", *(f"{tag['Key']}={tag['Value']}" for tag in request.pop("Tags"))],
+    ]
+    left = sorted(request) + sorted(f"Instances.{key}" for key in instances)
+    if left:
+        raise ConfigError(f"aws emr create-cluster: no option written for {', '.join(left)}")
+    return options
+
+
+def shell_command(options: Sequence[Sequence[str]]) -> str:
+    """A command for sh, one option a line."""
+    return " \\\n  ".join(" ".join(shlex.quote(word) for word in option) for option in options)
+
+
+_GROUP_FIELDS = {"Name": "Name", "InstanceGroupType": "InstanceRole", "InstanceType": "InstanceType", "InstanceCount": "InstanceCount"}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

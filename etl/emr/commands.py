@@ -1,4 +1,4 @@
-"""The shipping commands of `etl`: package, emr-step, submit, cluster, deploy (wired into etl/cli.py by `register`)."""
+"""The shipping commands of `etl`: package, emr-step, submit, cluster (plan, run), deploy (wired into etl/cli.py by `register`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from etl.config import ConfigDir
 from etl.context import DateWindow, parse_day
 from etl.emr.settings import ShippingEnv, shipping_env
 from etl.emr.steps import ACTIONS_ON_FAILURE, DEFAULT_ACTION_ON_FAILURE, DEFAULT_DEPLOY_MODE, DEPLOY_MODES, cli_step, emr_step
+from etl.emr.submit import DEFAULT_POLL_SECONDS
+from etl.emr.transient import DEFAULT_TIMEOUT_MINUTES
 from etl.errors import ConfigError, EtlError
 
 Handler = Callable[[ConfigDir, argparse.Namespace], int]
@@ -49,7 +51,13 @@ def register(command: Command) -> None:
     _aws_arguments(submit)
 
     cluster = command("cluster", cmd_cluster, "a transient EMR cluster for a pipeline's or a job's night")
-    cluster.add_argument("action", choices=["plan"], help="plan: print the RunJobFlow request (aws emr create-cluster --cli-input-json)")
+    cluster.add_argument(
+        "action",
+        choices=["plan", "run"],
+        help="plan: print the RunJobFlow request (boto3, Airflow's EmrCreateJobFlowOperator; --shape cli: aws emr create-cluster); "
+        "run: create the cluster, print its id, follow its steps to the end (exit 0 when every step COMPLETED) and terminate it "
+        "on failure, timeout or Ctrl-C",
+    )
     cluster.add_argument("name", metavar="PIPELINE_OR_JOB", help="a pipeline of conf/pipelines/, else a job of conf/jobs/")
     cluster.add_argument("--run-date", type=parse_day, metavar="YYYY-MM-DD", help="load one day")
     cluster.add_argument("--from", dest="first", type=parse_day, metavar="YYYY-MM-DD", help="with --to: a backfill of each job")
@@ -58,6 +66,26 @@ def register(command: Command) -> None:
         "--env", default=SHIPPING_ENV, help=f"the env the jobs run in, whose emr section describes the cluster (default: {SHIPPING_ENV})"
     )
     cluster.add_argument("--artifacts", help="s3://bucket/prefix/ holding the deployed dist/ (default: the env's emr.artifacts)")
+    cluster.add_argument(
+        "--shape",
+        choices=["api", "cli"],
+        default="api",
+        help="plan: api (default): the RunJobFlow request as JSON; cli: the same as an `aws emr create-cluster` command for sh "
+        "(the AWS CLI takes no RunJobFlow JSON)",
+    )
+    cluster.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        help=f"run: seconds between two looks (default {DEFAULT_POLL_SECONDS:g})",
+    )
+    cluster.add_argument(
+        "--timeout-minutes",
+        type=float,
+        default=DEFAULT_TIMEOUT_MINUTES,
+        help=f"run: terminate the cluster and fail when its steps are not done after this long (default {DEFAULT_TIMEOUT_MINUTES})",
+    )
+    _aws_arguments(cluster)
     cluster.set_defaults(backfill=False)  # --from/--to make every step a backfill
 
     deploy = command("deploy", cmd_deploy, "upload every file of dist/ under the artifacts prefix")
@@ -130,25 +158,30 @@ def cmd_submit(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 
 def cmd_cluster(conf: ConfigDir, args: argparse.Namespace) -> int:
-    from etl.emr.cluster import run_job_flow
-    from etl.emr.package import default_source_root
-
     shipping = shipping_env(conf, args.env)
-    if args.name in conf.names("pipelines"):
-        pipeline = conf.pipeline(args.name)
-        jobs = pipeline.order()
-        dependents = {job: [other for other in jobs if job in pipeline.jobs[other].depends_on] for job in jobs}
-    else:
-        conf.job(args.name)  # a job, which must exist
-        jobs, dependents = [args.name], {}
-    window, _ = _window(args)
-    env = shipping.require(
-        {"emr.release_label": None, "emr.cluster.log_uri": None, **({} if shipping.env.emr.cluster.log_uri else {"lake_root": None})}
+    request, labels = _cluster_request(conf, args, shipping)
+    if args.action == "plan":
+        from etl.emr.cluster import create_cluster_command, shell_command
+
+        print(shell_command(create_cluster_command(request)) if args.shape == "cli" else json.dumps(request, indent=2))
+        return 0
+    from etl.emr.aws import emr_client
+    from etl.emr.transient import run_transient
+
+    if args.shape != "api":
+        raise EtlError("--shape is for etl cluster plan")
+    if args.poll_seconds < 0 or args.timeout_minutes <= 0:
+        raise EtlError("--poll-seconds must be 0 or more and --timeout-minutes more than 0")
+    env = shipping.require({"emr.region": args.region, "emr.endpoint": args.endpoint_url})
+    run_transient(
+        emr_client(env, args.region, args.endpoint_url),
+        request,
+        labels,
+        announce=lambda cluster_id: print(cluster_id, flush=True),
+        say=lambda line: print(line, file=sys.stderr, flush=True),
+        poll_seconds=args.poll_seconds,
+        timeout_minutes=args.timeout_minutes,
     )
-    exports = {name: os.environ[name] for name in CLUSTER_EXPORTS if os.environ.get(name)}
-    configurations = default_source_root() / "bootstrap" / "configurations"
-    request = run_job_flow(env, f"etl {args.name} {window}", jobs, dependents, window, _artifacts(shipping, args), configurations, exports)
-    print(json.dumps(request, indent=2))
     return 0
 
 
@@ -164,6 +197,30 @@ def cmd_deploy(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 
 # --- shared -------------------------------------------------------------------------------------------
+
+
+def _cluster_request(conf: ConfigDir, args: argparse.Namespace, shipping: ShippingEnv) -> tuple[dict[str, Any], dict[str, str]]:
+    """The RunJobFlow request of `etl cluster plan` and `etl cluster run`, and each step's name -> its job and
+    days (what run's progress lines call it), in the steps' order."""
+    from etl.emr.cluster import run_job_flow
+    from etl.emr.package import default_source_root
+
+    if args.name in conf.names("pipelines"):
+        pipeline = conf.pipeline(args.name)
+        jobs = pipeline.order()
+        dependents = {job: [other for other in jobs if job in pipeline.jobs[other].depends_on] for job in jobs}
+    else:
+        conf.job(args.name)  # a job, which must exist
+        jobs, dependents = [args.name], {}
+    window, _ = _window(args)
+    env = shipping.require(
+        {"emr.release_label": None, "emr.cluster.log_uri": None, **({} if shipping.env.emr.cluster.log_uri else {"lake_root": None})}
+    )
+    exports = {name: os.environ[name] for name in CLUSTER_EXPORTS if os.environ.get(name)}
+    configurations = default_source_root() / "bootstrap" / "configurations"
+    request = run_job_flow(env, f"etl {args.name} {window}", jobs, dependents, window, _artifacts(shipping, args), configurations, exports)
+    labels = {step["Name"]: f"{job} {window}" for job, step in zip(jobs, request["Steps"], strict=True)}
+    return request, labels
 
 
 def _artifacts(shipping: ShippingEnv, args: argparse.Namespace) -> str:

@@ -12,6 +12,8 @@ import pytest
 from botocore.validate import ParamValidator
 
 from etl.cli import main
+from etl.emr.cluster import create_cluster_command
+from etl.errors import ConfigError
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 ARTIFACTS = "s3://acme-etl/artifacts/0.1.0/"
@@ -169,3 +171,32 @@ def test_the_log_location_needs_the_bucket(capsys: pytest.CaptureFixture[str], m
     assert failure(capsys, "nightly", "--run-date", "1992-01-02") == (
         "etl: error: conf/env/emr.yaml: lake_root: environment variable ETL_BUCKET is not set"
     )
+
+
+def test_the_cli_shape_writes_every_key_of_the_request_or_refuses(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--shape cli: aws emr create-cluster's options for the request (tests/unit/test_aws_cli.py runs them); a key
+    with no option written is refused, never left out."""
+    monkeypatch.setenv("ETL_BUCKET", "acme-lake")
+    request = plan(capsys, "nightly", "--run-date", "1992-01-02")
+    request["Instances"]["Ec2SubnetId"] = "subnet-0a1b2c3d4e5f67890"
+    options = create_cluster_command(request)
+    assert [option[0] for option in options] == [
+        "aws", "--name", "--release-label", "--log-uri", "--applications", "--instance-groups", "--auto-terminate",
+        "--no-termination-protected", "--ec2-attributes", "--service-role", "--bootstrap-actions", "--configurations", "--steps",
+        "--auto-termination-policy", "--visible-to-all-users", "--tags",
+    ]  # fmt: skip
+    assert ["--ec2-attributes", '{"InstanceProfile":"EMR_EC2_DefaultRole","SubnetId":"subnet-0a1b2c3d4e5f67890"}'] in options
+    assert options[-1] == ["--tags", "etl:run=etl nightly 1992-01-02", "etl:first-day=1992-01-02", "etl:last-day=1992-01-02"]
+    unknown = {**request, "SecurityConfiguration": "tls", "Instances": {**request["Instances"], "Placement": {"AvailabilityZone": "x"}}}
+    with pytest.raises(ConfigError) as refused:
+        create_cluster_command(unknown)
+    assert str(refused.value) == "aws emr create-cluster: no option written for SecurityConfiguration, Instances.Placement"
+    spot = {
+        **request,
+        "Instances": {**request["Instances"], "InstanceGroups": [{**request["Instances"]["InstanceGroups"][0], "Market": "SPOT"}]},
+    }
+    with pytest.raises(ConfigError) as refused:
+        create_cluster_command(spot)
+    assert str(refused.value) == "aws emr create-cluster: only ON_DEMAND instance groups are written as its options"
