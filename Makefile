@@ -40,8 +40,13 @@ JARS_STAMP   := $(JAR_DIR)/.fetched
 # The AWS CLI the README's commands use, in a venv of its own (it pins its own botocore), for the tests that run it.
 AWS_CLI := .venv-awscli/bin/aws
 AWS_CLI_VERSION := 1.46.3
+# Airflow and its Amazon provider, the versions of Amazon MWAA's Airflow 2.10.3 (its constraints file pins
+# the provider), in a venv of their own, for the test that loads examples/airflow/ with Airflow's DagBag.
+AIRFLOW := .venv-airflow/bin/airflow
+AIRFLOW_VERSION := 2.10.3
+AIRFLOW_AMAZON_VERSION := 9.0.0
 
-setup: $(BIN)/etl $(LOCAL_FS_JAR) $(CATALOG_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) $(AWS_CLI) ## create .venv, install the project with its test and demo tools, fetch the jars
+setup: $(BIN)/etl $(LOCAL_FS_JAR) $(CATALOG_JAR) $(HMS_LOOPBACK_JAR) $(JARS_STAMP) $(AWS_CLI) $(AIRFLOW) ## create .venv, install the project with its test and demo tools, fetch the jars
 
 $(BIN)/etl: setup.py
 	@case "$$($(PYTHON) -c 'import sys; print(sys.version_info[1])')" in 11) [ "$(SPARK)" = 3.5 ] || echo "Python 3.12 not found: the Spark $(SPARK) lane uses $(PYTHON)";; esac
@@ -53,6 +58,11 @@ $(BIN)/etl: setup.py
 $(AWS_CLI):
 	$(PYTHON) -m venv .venv-awscli
 	.venv-awscli/bin/pip install --quiet "awscli==$(AWS_CLI_VERSION)"
+
+# Airflow's constraints file is not on PyPI: the two pins alone resolve in about a minute (350 MB).
+$(AIRFLOW):
+	$(PYTHON) -m venv .venv-airflow
+	.venv-airflow/bin/pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" "apache-airflow-providers-amazon==$(AIRFLOW_AMAZON_VERSION)"
 
 # $(call compile_jar,<java sources>,<classes folder>,<top package folder>,<what happens without javac>[,<Java release>]):
 # the optional helpers of etl/jvm/, compiled against the Spark jars pip installed.
@@ -92,8 +102,8 @@ integration: setup ## end-to-end runs of the etl command
 	$(BIN)/pytest tests/integration
 
 lint: setup ## ruff and mypy
-	$(BIN)/ruff check etl jobs tests bench
-	$(BIN)/ruff format --check etl jobs tests bench
+	$(BIN)/ruff check etl jobs tests bench examples
+	$(BIN)/ruff format --check etl jobs tests bench examples
 	$(BIN)/mypy etl jobs
 
 SF     ?= 1
