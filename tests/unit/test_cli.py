@@ -56,7 +56,7 @@ def test_unknown_job_and_bad_dates(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--conf-dir", str(REPO_CONF), "run", "nightly", "--env", "test", "--run-date", "1992-01-01"]) == 1
     assert (
         capsys.readouterr().err.strip()
-        == "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, iot_telemetry, sales_warehouse)"
+        == "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, daily_kpis, iot_telemetry, sales_warehouse)"
     )
     assert (
         main(["--conf-dir", str(REPO_CONF), "backfill", "sales_warehouse", "--env", "test", "--from", "1992-02-01", "--to", "1992-01-01"])
@@ -73,7 +73,7 @@ def test_python_dash_m_etl_is_the_same_command() -> None:
     done = subprocess.run([sys.executable, "-m", "etl", "--conf-dir", str(REPO_CONF), "list"], capture_output=True, text=True)
     assert (done.returncode, [line.split()[0] for line in done.stdout.splitlines()]) == (
         0,
-        ["clickstream_sessions", "iot_telemetry", "sales_warehouse"],
+        ["clickstream_sessions", "daily_kpis", "iot_telemetry", "sales_warehouse"],
     )
 
 

@@ -42,8 +42,10 @@ def test_the_nightly_pipeline_on_a_transient_emr7_cluster(capsys: pytest.Capture
     assert run_job_flow_errors(request) == ""
     steps = [(step["Name"], step["ActionOnFailure"], step["HadoopJarStep"]["Args"][-4:]) for step in request.pop("Steps")]
     assert steps == [
-        ("etl run sales_warehouse 1992-01-02 --env emr", "CONTINUE", ["--env", "emr", "--run-date", "1992-01-02"]),
-        ("etl run clickstream_sessions 1992-01-02 --env emr", "CONTINUE", ["--env", "emr", "--run-date", "1992-01-02"]),
+        # EMR cancels the steps after a failed CANCEL_AND_WAIT one: daily_kpis needs both loads
+        ("etl run sales_warehouse 1992-01-02 --env emr", "CANCEL_AND_WAIT", ["--env", "emr", "--run-date", "1992-01-02"]),
+        ("etl run clickstream_sessions 1992-01-02 --env emr", "CANCEL_AND_WAIT", ["--env", "emr", "--run-date", "1992-01-02"]),
+        ("etl run daily_kpis 1992-01-02 --env emr", "CONTINUE", ["--env", "emr", "--run-date", "1992-01-02"]),
     ]
     assert request == {
         "Name": "etl nightly 1992-01-02",

@@ -29,6 +29,19 @@ CLUSTER = "j-2AXXXXXXGAPLF"
 SALES, CLICKS = "s-1SALES000000A", "s-2CLICKS00000B"
 SALES_NAME, CLICKS_NAME = "etl run sales_warehouse 1992-01-02 --env emr", "etl run clickstream_sessions 1992-01-02 --env emr"
 NIGHT = ["nightly", "--run-date", "1992-01-02", "--artifacts", ARTIFACTS]
+NIGHT_CONF = REPO_CONF  # replaced by two_independent_jobs
+
+
+@pytest.fixture(scope="module", autouse=True)
+def two_independent_jobs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """nightly with its two loads only (daily_kpis, which needs both, left out): independent steps, each
+    ActionOnFailure CONTINUE, so that one goes on after the other failed."""
+    global NIGHT_CONF
+    NIGHT_CONF = tmp_path_factory.mktemp("two-jobs") / "conf"
+    shutil.copytree(REPO_CONF, NIGHT_CONF)
+    (NIGHT_CONF / "pipelines" / "nightly.yaml").write_text(
+        "description: two loads\njobs:\n  sales_warehouse: {}\n  clickstream_sessions: {}\n"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -75,14 +88,14 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     return fake
 
 
-def planned(capsys: pytest.CaptureFixture[str], *args: str, conf: Path = REPO_CONF) -> dict[str, Any]:
-    assert main(["--conf-dir", str(conf), "cluster", "plan", *args]) == 0, capsys.readouterr().err
+def planned(capsys: pytest.CaptureFixture[str], *args: str, conf: Path | None = None) -> dict[str, Any]:
+    assert main(["--conf-dir", str(conf or NIGHT_CONF), "cluster", "plan", *args]) == 0, capsys.readouterr().err
     request: dict[str, Any] = json.loads(capsys.readouterr().out)
     return request
 
 
-def run(*args: str, conf: Path = REPO_CONF) -> int:
-    return main(["--conf-dir", str(conf), "cluster", "run", *args])
+def run(*args: str, conf: Path | None = None) -> int:
+    return main(["--conf-dir", str(conf or NIGHT_CONF), "cluster", "run", *args])
 
 
 # --- against moto ----------------------------------------------------------------------------------

@@ -169,7 +169,7 @@ def test_artifacts_default_to_the_envs(tmp_path: Path, capsys: pytest.CaptureFix
         ),
         (
             ["nightly", "--run-date", "1992-01-02", "--artifacts", ARTIFACTS],
-            "conf/jobs/nightly.yaml: not found (known: clickstream_sessions, iot_telemetry, sales_warehouse)",
+            "conf/jobs/nightly.yaml: not found (known: clickstream_sessions, daily_kpis, iot_telemetry, sales_warehouse)",
         ),
         (["sales_warehouse", "--run-date", "1992-01-02", "--env", "prod", "--artifacts", ARTIFACTS], "conf/env/prod.yaml: no such env"),
         (["sales_warehouse", "--artifacts", ARTIFACTS], "give --run-date D, or --backfill --from D --to D"),

@@ -113,7 +113,7 @@ def test_main_py_runs_from_the_zip_and_reads_its_conf(built: Package, tmp_path: 
     done = isolated_python(run, zip_path, tmp_path, ETL_BUCKET="lake-bucket")
     assert (done.returncode, done.stderr.strip()) == (
         1,
-        "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, iot_telemetry, sales_warehouse)",
+        "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, daily_kpis, iot_telemetry, sales_warehouse)",
     )
 
     done = isolated_python(["main.py", "--job", "sales_warehouse", "--from", "1992-01-01"], zip_path, tmp_path)
