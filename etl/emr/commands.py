@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,7 @@ def _submit_serverless(conf: ConfigDir, args: argparse.Namespace, shipping: Ship
 def cmd_schedule(conf: ConfigDir, args: argparse.Namespace) -> int:
     import re
 
-    from etl.emr.serverless import create_schedule_request
+    from etl.emr.serverless import create_schedule_request, skipped_nights
 
     if args.job in conf.names("pipelines") and args.job not in conf.names("jobs"):
         raise EtlError(
@@ -261,6 +262,13 @@ def cmd_schedule(conf: ConfigDir, args: argparse.Namespace) -> int:
         days_before=args.days_before,
     )
     print(json.dumps(request, indent=2))
+    skipped = skipped_nights(args.cron, args.timezone, datetime.now(UTC).date())
+    if skipped:
+        print(
+            f"note: the time of {args.cron.strip()} does not exist in {args.timezone} on {skipped[0]} (daylight saving time): "
+            "EventBridge Scheduler skips a run due then; a time outside the hour the clocks skip runs every night",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="main.py",
         description="Run one etl job, as `etl run` (--run-date) or `etl backfill` (--from/--to) do, with the conf/ packaged in the zip. "
-        "Usage: spark-submit --py-files etl-<version>.zip main.py --job JOB --env ENV (--run-date D | --from D --to D)",
+        "Usage: spark-submit --py-files etl-<version>.zip main.py --job JOB --env ENV (--run-date D | --from D --to D | "
+        "--scheduled-time T [--timezone TZ] [--days-before N])",
     )
     parser.add_argument("--job", required=True, help="a job of conf/jobs/")
     parser.add_argument("--env", default=os.environ.get("ETL_ENV", "emr"), help="conf/env/ENV.yaml (default: $ETL_ENV or emr)")

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from etl.config.models import EnvConfig
@@ -216,6 +218,25 @@ def create_schedule_request(
             "RetryPolicy": dict(SCHEDULE_RETRY),
         },
     }
+
+
+def skipped_nights(expression: str, timezone: str, first: date, days: int = 366) -> list[date]:
+    """The days among `days` from `first` on which a daily cron(M H ...) time does not exist in `timezone` (the
+    hour clocks skip for daylight saving time): EventBridge Scheduler skips the invocation then. Empty for other expressions."""
+    from zoneinfo import ZoneInfo
+
+    fields = re.fullmatch(r"cron\((\d{1,2}) (\d{1,2}) .+\)", expression.strip())
+    if not fields:
+        return []
+    minute, hour = int(fields[1]), int(fields[2])
+    zone = ZoneInfo(timezone)
+    skipped = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        local = datetime(day.year, day.month, day.day, hour % 24, minute % 60, tzinfo=zone)
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+            skipped.append(day)
+    return skipped
 
 
 def sdk_member_names(request: dict[str, Any]) -> dict[str, Any]:

@@ -149,6 +149,7 @@ def test_no_credentials_is_one_log_line(caplog: pytest.LogCaptureFixture, monkey
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance profile to look for
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3's default session keeps the credentials an earlier test found
     with caplog.at_level(logging.DEBUG, logger="etl.alerts"):
         notify_failure(env_with_alerts(), what="sales_warehouse", run_date=date(1992, 1, 2), reason="boom", run_id="r1", report_uri=None)
     assert [record.getMessage() for record in caplog.records] == [

@@ -30,7 +30,7 @@ from etl.config import ConfigDir
 from etl.context import DateWindow
 from etl.emr import entry
 from etl.emr.package import pack_venv
-from etl.emr.serverless import client_token, sdk_member_names, start_job_run_request
+from etl.emr.serverless import client_token, sdk_member_names, skipped_nights, start_job_run_request
 from tests.unit.test_aws_cli import aws, emr_endpoint  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -611,3 +611,50 @@ def test_pack_venv_alone(tiny_venv: Path, tmp_path: Path) -> None:
     archive, python = pack_venv(tiny_venv, tmp_path)
     assert archive == tmp_path / "pyspark_venv.tar.gz"
     assert python.startswith(".".join(map(str, sys.version_info[:3])))
+
+
+def test_main_py_from_the_zip_takes_a_scheduled_time(tmp_path: Path) -> None:
+    """As a job run of the schedule starts it: main.py and the zip alone (the time zone from the host's database)."""
+    from etl.emr.package import build
+    from tests.unit.test_package import isolated_python
+
+    built = build(REPO, tmp_path / "dist")
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "main.py").write_bytes(built.main.read_bytes())
+    zip_path = node / built.zip.name
+    zip_path.write_bytes(built.zip.read_bytes())
+    arguments = ["--env", "emr", "--scheduled-time", "2026-01-01T23:30:00Z", "--timezone", "Europe/Berlin", "--days-before", "1"]
+    done = isolated_python(["main.py", "--job", "nightly", *arguments], zip_path, node, ETL_BUCKET="lake-bucket")
+    # the arguments parsed, the day derived: the run got as far as the job's config (a config error comes before Spark)
+    assert (done.returncode, done.stderr.strip()) == (
+        1,
+        "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, iot_telemetry, sales_warehouse)",
+    )
+    done = isolated_python(
+        ["main.py", "--job", "nightly", "--scheduled-time", "2026-01-01T23:30:00Z", "--timezone", "Nowhere/Place"], zip_path, node
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "etl: error: --timezone 'Nowhere/Place': no such time zone here (an IANA name such as Europe/Berlin; pip install tzdata)"
+    )
+
+
+def test_a_time_the_clocks_skip_is_noted(conf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """EventBridge Scheduler skips an invocation whose local time does not exist (the spring's daylight saving hour)."""
+    assert skipped_nights("cron(30 2 * * ? *)", "Europe/Berlin", date(2026, 1, 1)) == [date(2026, 3, 29)]
+    assert skipped_nights("cron(0 2 * * ? *)", "America/New_York", date(2026, 1, 1)) == [date(2026, 3, 8)]
+    assert skipped_nights("cron(30 3 * * ? *)", "Europe/Berlin", date(2026, 1, 1)) == []
+    assert skipped_nights("cron(30 2 * * ? *)", "UTC", date(2026, 1, 1)) == []
+    assert skipped_nights("rate(1 day)", "Europe/Berlin", date(2026, 1, 1)) == []
+
+    command = ["--conf-dir", str(conf), "schedule", "sales_warehouse", "--serverless", APP, "--role-arn", SCHEDULER_ROLE]
+    assert main([*command, "--artifacts", ARTIFACTS, "--cron", "cron(30 2 * * ? *)", "--timezone", "Europe/Berlin"]) == 0
+    [note] = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(
+        r"note: the time of cron\(30 2 \* \* \? \*\) does not exist in Europe/Berlin on \d{4}-03-\d\d \(daylight saving time\): "
+        r"EventBridge Scheduler skips a run due then; a time outside the hour the clocks skip runs every night",
+        note,
+    )
+    assert main([*command, "--artifacts", ARTIFACTS, "--cron", "cron(30 3 * * ? *)", "--timezone", "Europe/Berlin"]) == 0
+    assert capsys.readouterr().err == ""
