@@ -146,15 +146,22 @@ class ServerlessSettings(Strict):
         description="Ship the Python requirements as <artifacts>/pyspark_venv.tar.gz (`etl package --venv-pack`), unpacked as "
         "./environment on the driver and executors; false when the application's custom image has them.",
     )
+    jars: list[str] = Field(
+        default_factory=list,
+        description="More jars for the run's --jars, after the catalog helper: a table format's jars on the EMR Serverless "
+        "image (e.g. /usr/share/aws/delta/lib/delta-spark.jar and delta-storage.jar) or s3:// URIs.",
+    )
     spark_conf: dict[str, str] = Field(
-        default_factory=dict,
-        description="More Spark settings for the run's spark-submit (--conf key=value), e.g. the jars of a table format on EMR Serverless.",
+        default_factory=dict, description="More Spark settings for the run's spark-submit (--conf key=value)."
     )
 
     @model_validator(mode="after")
     def _log_uri_on_s3(self) -> ServerlessSettings:
         if self.log_uri and not self.log_uri.startswith("s3://"):
             raise ValueError(f"log_uri must be an s3:// URI, got {self.log_uri!r}")
+        for jar in self.jars:
+            if not jar or "," in jar or any(char.isspace() for char in jar):
+                raise ValueError(f"jars: {jar!r}: a path or URI without spaces or commas")
         for key, value in self.spark_conf.items():
             if not key or any(char.isspace() for char in key + value):
                 raise ValueError(f"spark_conf: {key!r}: keys and values without spaces (they go into sparkSubmitParameters)")

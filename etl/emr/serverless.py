@@ -75,11 +75,11 @@ def log_uri(env: EnvConfig) -> str:
 
 
 def spark_submit_parameters(env: EnvConfig, artifacts: str, version: str = __version__) -> str:
-    """--py-files <zip> --jars <catalog jar>, the packed venv as ./environment with PySpark's Pythons in it
+    """--py-files <zip> --jars <catalog jar>[,emr.serverless.jars], the packed venv as ./environment with PySpark's Pythons in it
     (EMR Serverless's driverEnv for the driver, spark.executorEnv for the executors), then emr.serverless.spark_conf."""
     base = artifacts_uri(artifacts).rstrip("/")
-    parameters = ["--py-files", f"{base}/{zip_name(version)}", "--jars", f"{base}/{CATALOG_JAR_NAME}"]
     settings = env.emr.serverless
+    parameters = ["--py-files", f"{base}/{zip_name(version)}", "--jars", ",".join([f"{base}/{CATALOG_JAR_NAME}", *settings.jars])]
     conf: dict[str, str] = {}
     if settings.venv_archive:
         conf = {

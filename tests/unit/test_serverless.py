@@ -127,6 +127,7 @@ def test_a_backfill_and_the_settings(conf: Path) -> None:
         "    log_uri: s3://acme-logs/serverless/\n"
         "    execution_timeout_minutes: 90\n"
         "    venv_archive: false\n"
+        "    jars: [/usr/share/aws/delta/lib/delta-spark.jar, /usr/share/aws/delta/lib/delta-storage.jar]\n"
         "    spark_conf:\n"
         "      spark.executor.memory: 8g\n"
     )
@@ -136,8 +137,8 @@ def test_a_backfill_and_the_settings(conf: Path) -> None:
     assert request["jobDriver"]["sparkSubmit"] == {
         "entryPoint": "s3://acme-etl/artifacts/0.1.0/main.py",
         "entryPointArguments": ["--job", "sales_warehouse", "--env", "nightly", "--from", "1992-01-01", "--to", "1992-01-31"],
-        "sparkSubmitParameters": "--py-files s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip --jars s3://acme-etl/artifacts/0.1.0/etl-catalog.jar "
-        "--conf spark.executor.memory=8g",
+        "sparkSubmitParameters": "--py-files s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip --jars s3://acme-etl/artifacts/0.1.0/etl-catalog.jar,"
+        "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar --conf spark.executor.memory=8g",
     }
     assert (
         request["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]["logUri"] == "s3://acme-logs/serverless/"
