@@ -34,6 +34,8 @@ setup(
             *["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML"],
             # local stand-ins and the report's browser test
             *["moto[server]>=5,<6", "boto3-stubs[emr,s3]", "selenium>=4.20"],
+            # etl package --venv-pack: the Python requirements as one archive, for EMR Serverless
+            "venv-pack>=0.2",
         ],
     },
     entry_points={"console_scripts": ["etl=etl.cli:main"]},

@@ -123,6 +123,51 @@ class ClusterSettings(Strict):
     )
 
 
+class ServerlessSettings(Strict):
+    """EMR Serverless: where `etl submit --serverless` and `etl schedule` start a job run, and with what."""
+
+    application_id: str | None = Field(
+        None, pattern=r"^[0-9a-z]{1,64}$", description="The EMR Serverless application (Spark) the job runs start on (or --serverless ID)."
+    )
+    execution_role_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-zA-Z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+        description="arn:aws:iam::ACCOUNT:role/NAME: the role the job run acts with (reads the artifacts, the lake and the "
+        "Glue Data Catalog). Required to start a run.",
+    )
+    log_uri: str | None = Field(
+        None, description="s3://... where EMR Serverless writes the runs' logs; default: <lake_root>/emr-serverless-logs/."
+    )
+    execution_timeout_minutes: int = Field(
+        720, ge=5, le=1_000_000, description="EMR Serverless cancels a run that takes longer than this (the API's executionTimeoutMinutes)."
+    )
+    venv_archive: bool = Field(
+        True,
+        description="Ship the Python requirements as <artifacts>/pyspark_venv.tar.gz (`etl package --venv-pack`), unpacked as "
+        "./environment on the driver and executors; false when the application's custom image has them.",
+    )
+    jars: list[str] = Field(
+        default_factory=list,
+        description="More jars for the run's --jars, after the catalog helper: a table format's jars on the EMR Serverless "
+        "image (e.g. /usr/share/aws/delta/lib/delta-spark.jar and delta-storage.jar) or s3:// URIs.",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="More Spark settings for the run's spark-submit (--conf key=value)."
+    )
+
+    @model_validator(mode="after")
+    def _log_uri_on_s3(self) -> ServerlessSettings:
+        if self.log_uri and not self.log_uri.startswith("s3://"):
+            raise ValueError(f"log_uri must be an s3:// URI, got {self.log_uri!r}")
+        for jar in self.jars:
+            if not jar or "," in jar or any(char.isspace() for char in jar):
+                raise ValueError(f"jars: {jar!r}: a path or URI without spaces or commas")
+        for key, value in self.spark_conf.items():
+            if not key or any(char.isspace() for char in key + value):
+                raise ValueError(f"spark_conf: {key!r}: keys and values without spaces (they go into sparkSubmitParameters)")
+        return self
+
+
 class EmrSettings(Strict):
     """Where `etl submit` sends steps and where `make deploy` puts the artifact."""
 
@@ -145,6 +190,9 @@ class EmrSettings(Strict):
         description="The Python the bootstrap action installs the requirements into and PYSPARK_PYTHON names "
         "(bootstrap/configurations/python3XX.json).",
     )
+    serverless: ServerlessSettings = Field(
+        default_factory=ServerlessSettings, description="EMR Serverless: `etl submit --serverless` and `etl schedule`."
+    )
 
     @model_validator(mode="after")
     def _artifacts_on_s3(self) -> EmrSettings:
@@ -159,6 +207,20 @@ class EmrSettings(Strict):
             return None
         major = int(self.release_label.removeprefix("emr-").removeprefix("spark-").split(".")[0])
         return {7: "3.5", 8: "4.0"}.get(major)
+
+
+class AlertSettings(Strict):
+    """Where a failed run is announced: one message to an SNS topic (etl/alerts.py)."""
+
+    sns_topic_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$",
+        description="arn:aws:sns:REGION:ACCOUNT:TOPIC: the topic a failed run publishes to (e-mail, chat or pager subscriptions).",
+    )
+    region: str | None = Field(None, description="The topic's region; default: the region in its ARN.")
+
+    @property
+    def topic_region(self) -> str:
+        return self.region or self.sns_topic_arn.split(":")[3]
 
 
 class TableSettings(Strict):
@@ -185,6 +247,7 @@ class EnvConfig(Strict):
         description="Where stream sources read: files arriving under their path (as Kinesis Data Firehose delivers them to "
         "S3; laptops and tests), or their Kinesis data stream (EMR 7's aws-kinesis source).",
     )
+    alerts: AlertSettings | None = Field(None, description="Announce failed runs on an SNS topic; absent: no alerts.")
 
 
 # --- jobs: conf/jobs/<job>.yaml --------------------------------------------------------------------------

@@ -27,6 +27,16 @@ def emr_client(env: EnvConfig, region: str | None = None, endpoint: str | None =
         return boto3.client("emr", region_name=region or env.emr.region, endpoint_url=_endpoint("EMR", endpoint, env.emr.endpoint))
 
 
+def emr_serverless_client(env: EnvConfig, region: str | None = None, endpoint: str | None = None) -> Any:
+    """EMR Serverless in the env's emr.region; endpoint: the flag, else AWS_ENDPOINT_URL_EMR_SERVERLESS or AWS_ENDPOINT_URL."""
+    import boto3
+
+    with aws_errors("EMR Serverless"):
+        return boto3.client(
+            "emr-serverless", region_name=region or env.emr.region, endpoint_url=_endpoint("EMR_SERVERLESS", endpoint, None)
+        )
+
+
 def s3_client(env: EnvConfig, endpoint: str | None = None, region: str | None = None) -> Any:
     """S3 as the env reaches it: path-style addressing for a local server (any endpoint other than AWS's)."""
     import boto3

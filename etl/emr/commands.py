@@ -7,10 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from etl.config import ConfigDir
+from etl.config.models import EnvConfig
 from etl.context import DateWindow, parse_day
 from etl.emr.settings import ShippingEnv, shipping_env
 from etl.emr.steps import ACTIONS_ON_FAILURE, DEFAULT_ACTION_ON_FAILURE, DEFAULT_DEPLOY_MODE, DEPLOY_MODES, cli_step, emr_step
@@ -30,6 +32,16 @@ def register(command: Command) -> None:
     package = command("package", cmd_package, "build dist/: etl-<version>.zip (etl, jobs, conf), main.py, conf/, requirements.txt")
     package.add_argument("--source", type=Path, help="the source checkout to package (default: the one etl runs from)")
     package.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist); an earlier build there is replaced")
+    package.add_argument(
+        "--venv-pack",
+        type=Path,
+        metavar="PYTHON_VENV_DIR",
+        help="also pack this virtual environment into dist/pyspark_venv.tar.gz with venv-pack, for EMR Serverless (etl submit "
+        "--serverless, etl schedule), which installs no requirements itself. Build it for the application's platform: Amazon "
+        "Linux 2023, its architecture (x86_64 or arm64), the release's Python at the same path (venv-pack does not copy "
+        "Python: bin/python links to it), e.g. in an amazonlinux:2023 container: python3.11 -m venv /venv && "
+        "/venv/bin/pip install -r dist/requirements.txt",
+    )
 
     emr_step_command = _step_arguments(command("emr-step", cmd_emr_step, "print the EMR step (JSON) that runs a job"))
     emr_step_command.add_argument(
@@ -41,13 +53,32 @@ def register(command: Command) -> None:
     )
 
     submit = _step_arguments(
-        command("submit", cmd_submit, "add the job's step to an EMR cluster and print its id; --wait follows it to the end")
+        command(
+            "submit",
+            cmd_submit,
+            "add the job's step to an EMR cluster (or, with --serverless, start a job run on EMR Serverless) and print its id; "
+            "--wait follows it to the end",
+        )
     )
     submit.add_argument("--cluster-id", help="j-...: the cluster (default: the env's emr.cluster_id)")
+    _serverless_argument(submit, "start a job run on this EMR Serverless application instead of adding a step to a cluster")
     submit.add_argument(
-        "--wait", action="store_true", help="poll until the step ends: exit 0 when it COMPLETED, 1 with EMR's reason otherwise"
+        "--attempt",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--serverless: a submit of the same job, env, days and artifacts asks EMR Serverless for the same run (one "
+        "clientToken); --attempt 2, 3, ... starts a new one (a rerun of a failed day)",
     )
-    submit.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between two looks at the step with --wait (default 30)")
+    submit.add_argument(
+        "--wait",
+        action="store_true",
+        help="poll until the step (job run) ends: exit 0 when it COMPLETED (SUCCESS), 1 with EMR's reason otherwise; "
+        "Ctrl-C cancels a job run and exits 130",
+    )
+    submit.add_argument(
+        "--poll-seconds", type=float, default=30.0, help="seconds between two looks at the step or run with --wait (default 30)"
+    )
     _aws_arguments(submit)
 
     cluster = command("cluster", cmd_cluster, "a transient EMR cluster for a pipeline's or a job's night")
@@ -88,6 +119,30 @@ def register(command: Command) -> None:
     _aws_arguments(cluster)
     cluster.set_defaults(backfill=False)  # --from/--to make every step a backfill
 
+    schedule = command(
+        "schedule",
+        cmd_schedule,
+        "print the EventBridge Scheduler schedule (JSON, for aws scheduler create-schedule --cli-input-json file://...) "
+        "that starts a job on EMR Serverless at each time of --cron",
+    )
+    schedule.add_argument("job", metavar="JOB")
+    _serverless_argument(schedule, "the EMR Serverless application the runs start on")
+    schedule.add_argument("--cron", required=True, metavar="EXPRESSION", help='when: "cron(30 2 * * ? *)" (or rate(...), at(...))')
+    schedule.add_argument("--timezone", default="UTC", help="the time zone of --cron, and of the run date (default UTC)")
+    schedule.add_argument(
+        "--days-before",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the run date is the scheduled day in --timezone (default), or N days before it (1: a night that loads the day before)",
+    )
+    schedule.add_argument(
+        "--role-arn", required=True, help="arn:aws:iam::ACCOUNT:role/NAME that EventBridge Scheduler calls StartJobRun as"
+    )
+    schedule.add_argument("--name", dest="schedule_name", help="the schedule's name (default: etl-JOB-ENV)")
+    schedule.add_argument("--env", default=SHIPPING_ENV, help=f"the env the job runs in (default: {SHIPPING_ENV})")
+    schedule.add_argument("--artifacts", help="s3://bucket/prefix/ holding the deployed dist/ (default: the env's emr.artifacts)")
+
     deploy = command("deploy", cmd_deploy, "upload every file of dist/ under the artifacts prefix")
     deploy.add_argument("--artifacts", help="s3://bucket/prefix/ (default: the env's emr.artifacts)")
     deploy.add_argument("--env", default=SHIPPING_ENV, help=f"env whose emr.artifacts and s3 endpoint apply (default: {SHIPPING_ENV})")
@@ -110,6 +165,16 @@ def _step_arguments(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return sub
 
 
+def _serverless_argument(sub: argparse.ArgumentParser, help: str) -> None:
+    sub.add_argument(
+        "--serverless",
+        nargs="?",
+        const="",
+        metavar="APPLICATION_ID",
+        help=f"{help} (without an id: the env's emr.serverless.application_id)",
+    )
+
+
 def _aws_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--region", help="AWS region (default: the env's emr.region, else the AWS SDK's)")
     sub.add_argument("--endpoint-url", help="API endpoint of a local server (default: $AWS_ENDPOINT_URL, else the env's)")
@@ -123,11 +188,18 @@ def cmd_package(conf: ConfigDir, args: argparse.Namespace) -> int:
 
     from etl.emr.package import build, default_source_root
 
+    if args.venv_pack is not None and not (args.venv_pack / "pyvenv.cfg").is_file():
+        raise EtlError(f"--venv-pack {args.venv_pack}: not a virtual environment (no pyvenv.cfg)")
     built = build(args.source or default_source_root(), args.out)
     digest = hashlib.sha256(built.zip.read_bytes()).hexdigest()
     print(f"{built.zip}  sha256 {digest}  ({len(built.entries)} entries)")
     for path in (built.main, built.catalog_jar, built.requirements, built.conf):
         print(f"{path}{'/' if path.is_dir() else ''}")
+    if args.venv_pack is not None:
+        from etl.emr.package import pack_venv
+
+        archive, python = pack_venv(args.venv_pack, args.out)
+        print(f"{archive}  (Python {python})")
     return 0
 
 
@@ -142,6 +214,10 @@ def cmd_submit(conf: ConfigDir, args: argparse.Namespace) -> int:
     from etl.emr.submit import add_step, wait_for_step
 
     shipping = shipping_env(conf, args.env)
+    if args.serverless is not None:
+        if args.cluster_id:
+            raise EtlError("give --cluster-id (a step on a cluster) or --serverless (a job run on EMR Serverless), not both")
+        return _submit_serverless(conf, args, shipping)
     step = _step(conf, args, shipping)
     cluster_id = shipping.setting("emr.cluster_id", args.cluster_id, shipping.env.emr.cluster_id)
     if not cluster_id:
@@ -155,6 +231,108 @@ def cmd_submit(conf: ConfigDir, args: argparse.Namespace) -> int:
             client, cluster_id, step_id, poll_seconds=args.poll_seconds, say=lambda line: print(line, file=sys.stderr, flush=True)
         )
     return 0
+
+
+def _submit_serverless(conf: ConfigDir, args: argparse.Namespace, shipping: ShippingEnv) -> int:
+    from etl.emr.aws import emr_serverless_client
+    from etl.emr.serverless import start_job_run, start_job_run_request, wait_for_job_run
+
+    conf.job(args.job)  # the job must exist (and its config be valid) before a run is paid for
+    window, backfill = _window(args)
+    application_id = _application_id(shipping, args.serverless)
+    env = _serverless_env(shipping, args.region)
+    request = start_job_run_request(
+        env, application_id, args.job, window, _artifacts(shipping, args), backfill=backfill, attempt=args.attempt
+    )
+    client = emr_serverless_client(env, args.region, args.endpoint_url)
+    job_run_id = start_job_run(client, request)
+    print(job_run_id, flush=True)
+    if args.wait:
+        wait_for_job_run(
+            client, application_id, job_run_id, poll_seconds=args.poll_seconds, say=lambda line: print(line, file=sys.stderr, flush=True)
+        )
+    return 0
+
+
+def cmd_schedule(conf: ConfigDir, args: argparse.Namespace) -> int:
+    import re
+
+    from etl.emr.serverless import create_schedule_request, skipped_nights
+
+    if args.job in conf.names("pipelines") and args.job not in conf.names("jobs"):
+        raise EtlError(
+            f"{args.job} is a pipeline: an EMR Serverless job run runs one job; schedule each of its jobs "
+            "(etl pipeline show gives their order), or run the night on a transient cluster (etl cluster plan)"
+        )
+    conf.job(args.job)
+    if not re.fullmatch(r"(cron|rate|at)\(.+\)", args.cron.strip()):
+        raise EtlError(f"--cron {args.cron!r}: a schedule expression such as cron(30 2 * * ? *), rate(1 day) or at(2026-01-02T02:30:00)")
+    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", args.role_arn):
+        raise EtlError(f"--role-arn {args.role_arn!r}: an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME")
+    if args.days_before < 0:
+        raise EtlError(f"--days-before must be 0 or more, got {args.days_before}")
+    _check_timezone(args.timezone)
+    shipping = shipping_env(conf, args.env)
+    application_id = _application_id(shipping, args.serverless)
+    env = _serverless_env(shipping, None)
+    name = args.schedule_name or re.sub(r"[^0-9A-Za-z_.-]", "-", f"etl-{args.job}-{env.name}")[:64]
+    if not re.fullmatch(r"[0-9A-Za-z_.-]{1,64}", name):
+        raise EtlError(f"--name {name!r}: 1 to 64 letters, digits, '-', '_' or '.'")
+    request = create_schedule_request(
+        env,
+        application_id,
+        args.job,
+        _artifacts(shipping, args),
+        schedule_name=name,
+        expression=args.cron.strip(),
+        timezone=args.timezone,
+        role_arn=args.role_arn,
+        days_before=args.days_before,
+    )
+    print(json.dumps(request, indent=2))
+    skipped = skipped_nights(args.cron, args.timezone, datetime.now(UTC).date())
+    if skipped:
+        print(
+            f"note: the time of {args.cron.strip()} does not exist in {args.timezone} on {skipped[0]} (daylight saving time): "
+            "EventBridge Scheduler skips a run due then; a time outside the hour the clocks skip runs every night",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise EtlError(f"--timezone {name!r}: not a time zone (an IANA name such as Europe/Berlin, or UTC)") from None
+
+
+def _application_id(shipping: ShippingEnv, flag: str | None) -> str:
+    import re
+
+    application_id = shipping.setting("emr.serverless.application_id", flag, shipping.env.emr.serverless.application_id)
+    if not application_id:
+        raise ConfigError(
+            "no EMR Serverless application: pass --serverless APPLICATION_ID or set emr.serverless.application_id "
+            f"in conf/env/{shipping.env.name}.yaml"
+        )
+    if not re.fullmatch(r"[0-9a-z]{1,64}", application_id):
+        raise EtlError(f"--serverless {application_id!r}: an EMR Serverless application id is lower-case letters and digits")
+    return application_id
+
+
+def _serverless_env(shipping: ShippingEnv, region: str | None) -> EnvConfig:
+    """The env, once the settings of a job run are known not to use an unset ${VAR}."""
+    serverless = shipping.env.emr.serverless
+    return shipping.require(
+        {
+            "emr.serverless.execution_role_arn": None,
+            "emr.region": region,
+            **({"emr.serverless.log_uri": None} if serverless.log_uri else {"lake_root": None}),
+        }
+    )
 
 
 def cmd_cluster(conf: ConfigDir, args: argparse.Namespace) -> int:

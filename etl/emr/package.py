@@ -7,6 +7,8 @@
     dist/etl-catalog.jar     the driver's helper for the metastore's partitions, for spark-submit --jars
                              (etl/jvm/etl/hive/, built by `make setup`: Java 8 bytecode that is the same
                              whether compiled against Spark 3.5's jars or 4.0's, so EMR 7 and 8 run one release)
+    dist/pyspark_venv.tar.gz with --venv-pack: a virtual environment holding requirements.txt, packed
+                             with venv-pack, for EMR Serverless (which has no bootstrap actions)
 
 The zip is reproducible: the same source gives the same bytes (sorted entries, fixed timestamps and
 permissions, one compression level), so two builds of one commit are interchangeable and a deployed
@@ -22,7 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from etl.emr.steps import CATALOG_JAR_NAME
+from etl.emr.steps import CATALOG_JAR_NAME, VENV_ARCHIVE_NAME
 from etl.errors import EtlError
 from etl.session import CATALOG_JAR
 
@@ -167,9 +169,35 @@ def build(root: Path, out: Path) -> Package:
     return Package(out, zip_path, main, out / "conf", requirements, entries, catalog_jar)
 
 
+def pack_venv(venv: Path, out: Path) -> tuple[Path, str]:
+    """<out>/pyspark_venv.tar.gz: the virtual environment `venv` packed with venv-pack, for EMR Serverless
+    (spark.archives). The venv must be built for the cluster: Amazon Linux 2023 on the application's
+    architecture, with the release's Python at the path the venv links to, and `pip install -r
+    dist/requirements.txt`. Returns the archive and the venv's Python ("3.11.7 (/usr/bin/python3.11)")."""
+    try:
+        import venv_pack
+    except ImportError:
+        raise EtlError("--venv-pack needs venv-pack: pip install venv-pack (in .venv: make setup)") from None
+    config = venv / "pyvenv.cfg"
+    if not config.is_file():
+        raise EtlError(f"{venv}: not a virtual environment (no pyvenv.cfg); make one with python3 -m venv")
+    settings = dict(line.split("=", 1) for line in config.read_text().splitlines() if "=" in line)
+    settings = {key.strip(): value.strip() for key, value in settings.items()}
+    python = settings.get("version") or settings.get("version_info") or "?"
+    archive = out / VENV_ARCHIVE_NAME
+    try:
+        venv_pack.pack(prefix=str(venv), output=str(archive), format="tar.gz", force=True, verbose=False)
+    except venv_pack.VenvPackException as error:
+        raise EtlError(f"venv-pack {venv}: {' '.join(str(error).split())}") from None
+    return archive, f"{python} ({settings.get('home', '?')})"
+
+
 # What a build writes; an output folder holding anything else is not a build's, and is left alone.
 def _ours(path: Path) -> bool:
-    return path.name in ("main.py", "requirements.txt", "conf", CATALOG_JAR_NAME) or re.fullmatch(r"etl-.+\.zip", path.name) is not None
+    return (
+        path.name in ("main.py", "requirements.txt", "conf", CATALOG_JAR_NAME, VENV_ARCHIVE_NAME)
+        or re.fullmatch(r"etl-.+\.zip", path.name) is not None
+    )
 
 
 def _clear(out: Path) -> None:

@@ -29,6 +29,9 @@ DEFAULT_ACTION_ON_FAILURE: ActionOnFailure = "CONTINUE"
 # Beside the zip in every release (etl/emr/package.py); on the driver's classpath, it reads and moves a
 # table's partitions in one JVM call each (etl/spark_internals/session_catalog.py), where py4j makes a round trip per partition.
 CATALOG_JAR_NAME = "etl-catalog.jar"
+# The Python requirements as a packed virtual environment (`etl package --venv-pack`), for EMR Serverless,
+# which has no bootstrap actions to install them (etl/emr/serverless.py).
+VENV_ARCHIVE_NAME = "pyspark_venv.tar.gz"
 
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
 
@@ -60,12 +63,7 @@ def spark_submit_args(
 
     `artifacts` is the folder (any URI or path Spark reads) holding a dist/ built by `etl package`.
     `backfill` None means: a backfill when the window has more than one day."""
-    if backfill is None:
-        backfill = window.first != window.last
-    if not backfill and window.first != window.last:
-        raise EtlError(f"a run loads one day; {window} needs a backfill")
     base = artifacts.rstrip("/")
-    days = ["--from", window.first.isoformat(), "--to", window.last.isoformat()] if backfill else ["--run-date", window.first.isoformat()]
     return [
         "spark-submit",
         *(["--master", master] if master else []),
@@ -76,12 +74,19 @@ def spark_submit_args(
         "--jars",
         f"{base}/{CATALOG_JAR_NAME}",
         f"{base}/main.py",
-        "--job",
-        job,
-        "--env",
-        env,
-        *days,
+        *main_args(job, env, window, backfill=backfill),
     ]
+
+
+def main_args(job: str, env: str, window: DateWindow, *, backfill: bool | None = None) -> list[str]:
+    """What main.py is given: --job J --env ENV, then --run-date D, or --from D --to D for a backfill
+    (`backfill` None: a backfill when the window has more than one day)."""
+    if backfill is None:
+        backfill = window.first != window.last
+    if not backfill and window.first != window.last:
+        raise EtlError(f"a run loads one day; {window} needs a backfill")
+    days = ["--from", window.first.isoformat(), "--to", window.last.isoformat()] if backfill else ["--run-date", window.first.isoformat()]
+    return ["--job", job, "--env", env, *days]
 
 
 def step_name(job: str, env: str, window: DateWindow, backfill: bool) -> str:
