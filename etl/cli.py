@@ -10,8 +10,8 @@ import os
 import shlex
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,7 +20,7 @@ from typing import Any
 
 from etl.config import ConfigDir, find_conf_dir
 from etl.config.models import EnvConfig, TableFormat
-from etl.context import DateWindow, parse_day
+from etl.context import DateWindow, new_run_id, parse_day
 from etl.errors import EtlError
 from etl.secrets import MaskSecrets, mask
 from etl.zones import Zones
@@ -204,7 +204,9 @@ def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow, ever
     if is_stream(conf, job_name) and window.first != window.last:
         raise EtlError(f"{job_name} reads a stream: there is no range of days to backfill; `etl run` processes all that has arrived")
     spark = _session(env, f"etl-{job_name}", formats_of(conf, job_name, env))
-    outcome = run_job(spark, conf, env, job_name, window, every_seconds)
+    run_id = new_run_id()
+    with _alert_on_failure(env, job_name, window, [(job_name, run_id)]):
+        outcome = run_job(spark, conf, env, job_name, window, every_seconds, run_id)
     record = outcome.record
     written = ", ".join(f"{name} {rows}" for name, rows in record.rows_written.items())
     log.info(
@@ -344,9 +346,11 @@ def cmd_pipeline(conf: ConfigDir, args: argparse.Namespace) -> int:
         return 0
     formats = set().union(*(formats_of(conf, job, env) for job in pipeline.jobs))
     spark = _session(env, f"etl-pipeline-{pipeline.name}", formats)
+    run_ids: dict[str, str] = {}
 
     def run(job: str) -> None:
-        record = run_job(spark, conf, env, job, window).record
+        run_ids[job] = new_run_id()
+        record = run_job(spark, conf, env, job, window, run_id=run_ids[job]).record
         log.info("run %s of %s for %s: %s", record.run_id, job, window, record.status)
 
     outcome = run_pipeline(
@@ -358,6 +362,8 @@ def cmd_pipeline(conf: ConfigDir, args: argparse.Namespace) -> int:
     )
     summary = outcome.summary(pipeline.name, window)
     if outcome.failed or outcome.skipped:
+        failed = [(job, run_ids[job]) for job in outcome.failed]
+        _alert(env, f"pipeline {pipeline.name}", window, summary, failed)
         return _fail(summary)
     log.info("pipeline %s", summary)
     return 0
@@ -373,6 +379,34 @@ def _window(run_date: date | None, first: date | None, last: date | None) -> Dat
         except ValueError as error:
             raise EtlError(str(error)) from None
     raise EtlError("give --run-date D, or --from D --to D")
+
+
+@contextmanager
+def _alert_on_failure(env: EnvConfig, what: str, window: DateWindow, runs: list[tuple[str, str]]) -> Iterator[None]:
+    """A run that fails publishes one alert (the env's alerts topic, if it has one), then fails as it would."""
+    try:
+        yield
+    except Exception as error:
+        from etl.errors import one_line
+
+        _alert(env, what, window, str(error) if isinstance(error, EtlError) else one_line(error), runs)
+        raise
+
+
+def _alert(env: EnvConfig, what: str, window: DateWindow, reason: str, runs: list[tuple[str, str]]) -> None:
+    """One message for a failed run or pipeline: its runs' ids and where their reports are written."""
+    from etl.alerts import notify_failure
+    from etl.quality.report import day_uri
+
+    zones = Zones.from_env(env)
+    notify_failure(
+        env,
+        what=what,
+        run_date=window,
+        reason=reason,
+        run_id=", ".join(run_id for _, run_id in runs) or None,
+        report_uri=", ".join(f"{day_uri(zones, job, window.last)}/{run_id}/" for job, run_id in runs) or None,
+    )
 
 
 def _reason(error: Exception) -> str:

@@ -22,13 +22,19 @@ def formats_of(conf: ConfigDir, job_name: str, env: EnvConfig) -> set[TableForma
 
 
 def run_job(
-    spark: SparkSession, conf: ConfigDir, env: EnvConfig, job_name: str, window: DateWindow, every_seconds: int | None = None
+    spark: SparkSession,
+    conf: ConfigDir,
+    env: EnvConfig,
+    job_name: str,
+    window: DateWindow,
+    every_seconds: int | None = None,
+    run_id: str | None = None,
 ) -> RunOutcome:
     """A batch job's run; a stream job's queries until what has arrived is processed, or, every_seconds
-    given, until interrupted (etl stream)."""
+    given, until interrupted (etl stream). `run_id`: the id its audit row gets (default: a new one)."""
     config = conf.job(job_name)
     job = job_class(config)(spark, config, env, conf)
-    ctx = RunContext(job=job_name, env=env.name, window=window, run_id=new_run_id(), zones=Zones.from_env(env))
+    ctx = RunContext(job=job_name, env=env.name, window=window, run_id=run_id or new_run_id(), zones=Zones.from_env(env))
     if is_stream(conf, job_name):
         return RunOutcome(run_stream(job, ctx, every_seconds), [])
     if every_seconds is not None:

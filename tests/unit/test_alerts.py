@@ -16,10 +16,12 @@ import pytest
 from moto import mock_aws
 
 from etl.alerts import notify_failure, redact, subject
+from etl.cli import main
 from etl.config import ConfigDir
 from etl.config.models import EnvConfig
 from etl.context import DateWindow
 from etl.errors import ConfigError
+from etl.zones import local_path
 from tests.leaks import register_secret
 from tests.unit.test_aws_cli import emr_endpoint  # noqa: F401 (a fixture: moto's server on 127.0.0.1)
 
@@ -200,3 +202,62 @@ def test_the_alerts_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as bad:
         configs.env("bad")
     assert str(bad.value).startswith("conf/env/bad.yaml: alerts.sns_topic_arn: String should match pattern")
+
+
+def test_a_failed_etl_run_publishes_one_alert(
+    subscribed: tuple[Any, str], spark: Any, zones: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`etl run` of a day that has not landed, in an env with an alerts topic: the run's error line, and one message."""
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO_CONF, conf)
+    with (conf / "env" / "test.yaml").open("a") as handle:
+        handle.write(f"alerts:\n  sns_topic_arn: {TOPIC}\n")
+    monkeypatch.setenv("ETL_LAKE_ROOT", str(local_path(zones.lake_root)))
+    assert main(["--conf-dir", str(conf), "run", "sales_warehouse", "--env", "test", "--run-date", "1992-01-02"]) == 1
+    error = capsys.readouterr().err.splitlines()[-1]
+    orders = zones.uri("raw", "tpch", "orders")
+    assert error == f"etl: error: source orders: no input for 1 of the 1 day(s) of 1992-01-02: dt=1992-01-02 missing under {orders}"
+    [run_id] = [row.run_id for row in spark.table("etl_audit.job_runs").where("job = 'sales_warehouse' AND status = 'failed'").collect()]
+    [alert] = received(*subscribed)
+    assert alert["Subject"] == "etl: sales_warehouse 1992-01-02 failed"
+    assert alert["Message"].splitlines() == [
+        "etl: sales_warehouse failed for 1992-01-02 (env test)",
+        "",
+        "job or pipeline: sales_warehouse",
+        "run date: 1992-01-02",
+        "env: test",
+        f"reason: {error.removeprefix('etl: error: ')}",
+        f"run id: {run_id}",
+        f"report: {zones.uri('dq', 'sales_warehouse', 'run_date=1992-01-02', run_id)}/",
+    ]
+
+
+def test_a_failed_pipeline_publishes_one_alert_for_the_night(
+    subscribed: tuple[Any, str], spark: Any, zones: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO_CONF, conf)
+    with (conf / "env" / "test.yaml").open("a") as handle:
+        handle.write(f"alerts:\n  sns_topic_arn: {TOPIC}\n")
+    (conf / "pipelines" / "night.yaml").write_text(
+        "description: d\njobs:\n  sales_warehouse: {}\n  daily_kpis: {depends_on: [sales_warehouse]}\n"
+    )
+    monkeypatch.setenv("ETL_LAKE_ROOT", str(local_path(zones.lake_root)))
+    assert main(["--conf-dir", str(conf), "pipeline", "run", "night", "--env", "test", "--run-date", "1992-01-03"]) == 1
+    error = capsys.readouterr().err.splitlines()[-1]
+    orders = zones.uri("raw", "tpch", "orders")
+    summary = (
+        "night 1992-01-03: 0 of 2 job(s) succeeded; sales_warehouse failed: source orders: no input for 1 of the 1 day(s) of "
+        f"1992-01-03: dt=1992-01-03 missing under {orders}; daily_kpis skipped (after sales_warehouse)"
+    )
+    assert error == f"etl: error: {summary}"
+    failed = spark.table("etl_audit.job_runs").where("run_date = '1992-01-03'").select("job", "status", "run_id").collect()
+    assert [(row.job, row.status) for row in failed] == [("sales_warehouse", "failed")]
+    [alert] = received(*subscribed)
+    assert alert["Subject"] == "etl: pipeline night 1992-01-03 failed"
+    assert alert["Message"].splitlines()[4:] == [
+        "env: test",
+        f"reason: {summary}",
+        f"run id: {failed[0].run_id}",
+        f"report: {zones.uri('dq', 'sales_warehouse', 'run_date=1992-01-03', failed[0].run_id)}/",
+    ]
