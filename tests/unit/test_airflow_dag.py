@@ -229,8 +229,8 @@ def test_a_night_against_an_emr_api(
 
     # EMR ends a cluster TERMINATED when its steps are done, though one failed (this night's second);
     # another night's cluster, its steps completed, is still running (moto ends none by itself)
-    first, second = clusters[night_id].steps
-    first.state, second.state = "COMPLETED", "FAILED"
+    first, second, third = clusters[night_id].steps
+    first.state, second.state, third.state = "COMPLETED", "FAILED", "CANCELLED"
     clusters[night_id].terminate()
     other_id = emr.run_job_flow(**night(capsys, monkeypatch, "1992-01-03"))["JobFlowId"]
     for step in clusters[other_id].steps:
@@ -240,7 +240,8 @@ def test_a_night_against_an_emr_api(
     assert ran["poked"] == [True, False]  # watch_cluster is done with the ended cluster, waits for the other
     assert (
         ran.get("checked_ended")
-        == f"cluster {night_id}: steps that did not complete: etl run clickstream_sessions 1992-01-02 --env emr: FAILED"
+        == f"cluster {night_id}: steps that did not complete: etl run clickstream_sessions 1992-01-02 --env emr: FAILED; "
+        "etl run daily_kpis 1992-01-02 --env emr: CANCELLED"
     )
     assert ran["checked_running"] is None
     assert emr.describe_cluster(ClusterId=other_id)["Cluster"]["Status"]["State"] == "TERMINATED"
