@@ -147,6 +147,7 @@ def register(command: Command) -> None:
     deploy.add_argument("--artifacts", help="s3://bucket/prefix/ (default: the env's emr.artifacts)")
     deploy.add_argument("--env", default=SHIPPING_ENV, help=f"env whose emr.artifacts and s3 endpoint apply (default: {SHIPPING_ENV})")
     deploy.add_argument("--dist", type=Path, default=Path("dist"), help="the built folder to upload (default: dist)")
+    deploy.add_argument("--replace", action="store_true", help="overwrite a different release already under the prefix (default: refuse)")
     _aws_arguments(deploy)
 
 
@@ -370,7 +371,7 @@ def cmd_deploy(conf: ConfigDir, args: argparse.Namespace) -> int:
     shipping = shipping_env(conf, args.env)
     artifacts = _artifacts(shipping, args)
     env = shipping.require({"s3.endpoint": args.endpoint_url, "s3.region": args.region, "emr.region": args.region})
-    deploy(s3_client(env, args.endpoint_url, args.region), args.dist, artifacts)
+    deploy(s3_client(env, args.endpoint_url, args.region), args.dist, artifacts, replace=args.replace)
     return 0
 
 

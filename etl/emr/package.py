@@ -3,7 +3,9 @@
     dist/etl-<version>.zip   the etl and jobs packages and conf/, for spark-submit --py-files
     dist/main.py             the spark-submit entry point (a copy of etl/emr/main.py)
     dist/conf/               the same conf/, readable without unzipping (and for `etl submit`)
-    dist/requirements.txt    setup.py's install_requires without pyspark (EMR ships Spark)
+    dist/requirements.txt    exact pins (name==version) of setup.py's install_requires without pyspark (EMR
+                             ships Spark) and of all they need, as installed where the release is built:
+                             the test suite's environment, so a night's cluster runs what the tests ran
     dist/etl-catalog.jar     the driver's helper for the metastore's partitions, for spark-submit --jars
                              (etl/jvm/etl/hive/, built by `make setup`: Java 8 bytecode that is the same
                              whether compiled against Spark 3.5's jars or 4.0's, so EMR 7 and 8 run one release)
@@ -84,6 +86,42 @@ def runtime_requirements(root: Path) -> list[str]:
     raise EtlError(f"{setup_py}: no setup(install_requires=[...]) found")
 
 
+def locked(requirements: list[str]) -> list[str]:
+    """`name==version` of each requirement and of everything it needs (markers evaluated for this Python),
+    as installed here; an error when one is missing or its version is not what setup.py allows."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    pins: dict[str, str] = {}
+    seen: set[tuple[str, tuple[str, ...]]] = set()  # a package with some extras: their requirements too
+    todo = [Requirement(line) for line in requirements]
+    while todo:
+        requirement = todo.pop()
+        name, extras = _requirement_name(requirement.name), tuple(sorted(requirement.extras))
+        if name in PROVIDED_BY_EMR or (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        try:
+            installed = metadata.distribution(requirement.name)
+        except metadata.PackageNotFoundError:
+            raise EtlError(f"cannot pin the requirements: {requirement.name} is not installed here (make setup installs them)") from None
+        if not requirement.specifier.contains(installed.version, prereleases=True):
+            raise EtlError(f"cannot pin the requirements: {requirement.name} {installed.version} is installed, {requirement} is needed")
+        pins[name] = installed.version
+        for text in installed.requires or []:
+            needed = Requirement(text)
+            if needed.marker is None or any(needed.marker.evaluate({"extra": extra}) for extra in ("", *extras)):
+                todo.append(needed)
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
+def _python() -> str:
+    import sys
+
+    return ".".join(map(str, sys.version_info[:2]))
+
+
 def _requirement_name(requirement: str) -> str:
     name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
     return re.sub(r"[-_.]+", "-", name.group(0)).lower() if name else requirement
@@ -161,9 +199,11 @@ def build(root: Path, out: Path) -> Package:
         (out / "conf" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, out / "conf" / name)
     requirements = out / "requirements.txt"
-    lines = runtime_requirements(root)
-    header = f"# Python requirements of the cluster nodes: setup.py's install_requires without {', '.join(sorted(PROVIDED_BY_EMR))} (EMR ships it)."
-    requirements.write_text("\n".join([header, *lines]) + "\n")
+    header = [
+        f"# The cluster nodes' Python requirements, pinned as installed where this release was built (Python {_python()}):",
+        f"# setup.py's install_requires without {', '.join(sorted(PROVIDED_BY_EMR))} (EMR ships it), and all they need.",
+    ]
+    requirements.write_text("\n".join([*header, *locked(runtime_requirements(root))]) + "\n")
     catalog_jar = out / CATALOG_JAR_NAME
     shutil.copyfile(CATALOG_JAR, catalog_jar)
     return Package(out, zip_path, main, out / "conf", requirements, entries, catalog_jar)

@@ -63,7 +63,7 @@ def start_cluster(emr: Any) -> str:
     return str(
         emr.run_job_flow(
             Name="etl-test",
-            ReleaseLabel="emr-7.9.0",
+            ReleaseLabel="emr-7.13.0",
             Applications=[{"Name": "Spark"}],
             Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
             JobFlowRole="EMR_EC2_DefaultRole",
@@ -294,3 +294,26 @@ def test_deploy_needs_a_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (
         capsys.readouterr().err.strip() == f"etl: error: {tmp_path}: no etl-<version>.zip here; run `etl package` (or make package) first"
     )
+
+
+def test_deploy_refuses_to_overwrite_another_release_and_redeploys_the_same_one_as_a_no_op(
+    s3_server: str, dist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    boto3.client("s3", region_name=REGION, endpoint_url=s3_server).create_bucket(Bucket="acme-etl")
+    deploy = ["--conf-dir", str(REPO_CONF), "deploy", "--artifacts", "s3://acme-etl/artifacts/0.1.0/", "--endpoint-url", s3_server]
+    assert main([*deploy, "--dist", str(dist)]) == 0
+    capsys.readouterr()
+    assert main([*deploy, "--dist", str(dist)]) == 0  # the same build again
+    assert capsys.readouterr().out == "s3://acme-etl/artifacts/0.1.0/ already holds this build: nothing to upload\n"
+
+    other = tmp_path / "dist"
+    shutil.copytree(dist, other)
+    (other / "main.py").write_text((dist / "main.py").read_text() + "# changed\n")
+    assert main([*deploy, "--dist", str(other)]) == 1
+    assert capsys.readouterr().err == (
+        "etl: error: s3://acme-etl/artifacts/0.1.0/ holds another release (1 file(s) differ, first "
+        "s3://acme-etl/artifacts/0.1.0/main.py): deploy this one under a new prefix (a new version), or pass --replace\n"
+    )
+    assert bucket_contents(s3_server, "acme-etl") == expected_contents(dist, "artifacts/0.1.0/")  # nothing written
+    assert main([*deploy, "--dist", str(other), "--replace"]) == 0
+    assert bucket_contents(s3_server, "acme-etl") == expected_contents(other, "artifacts/0.1.0/")
