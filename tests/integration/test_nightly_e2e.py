@@ -15,7 +15,16 @@ import yaml
 
 from tests.integration.clickstream_expected import Logs, funnel_rows, read_logs, session_rows, sessions
 from tests.integration.conftest import REPO, Lake, Result, query
-from tests.integration.expected import expected_facts
+from tests.integration.expected import (
+    WAREHOUSE_SQL,
+    aggregate_rows,
+    dimension_rows,
+    expected_aggregates,
+    expected_dimension,
+    expected_fact_keys,
+    expected_facts,
+    fact_keys,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +59,7 @@ def lake(lake: Lake) -> Nights:
     nights.etl_ok("demo-data", "clickstream", "--env", "local", "--from", FIRST, "--to", LAST)
     nights.etl_ok("pipeline", "run", "nightly", "--env", "local", "--from", FIRST, "--to", MIDDLE)
     nights.last_night = nights.etl("pipeline", "run", "nightly", "--env", "local", "--run-date", LAST)
-    nights.prefetch(*TABLES.values(), AUDIT_SQL, KPIS_SQL, RUNS_SQL)
+    nights.prefetch(*TABLES.values(), AUDIT_SQL, KPIS_SQL, RUNS_SQL, *WAREHOUSE_SQL)
     return nights
 
 
@@ -138,6 +147,10 @@ def test_a_failed_job_skips_the_jobs_that_need_it_and_the_others_still_run(lake:
         ("sales_warehouse", LAST, LAST, "failed", missing),
         ("clickstream_sessions", LAST, LAST, "succeeded", ""),
     ]
+    # the warehouse holds the two nights that loaded, exactly: the failed one changed nothing
+    assert fact_keys(lake) == expected_fact_keys(lake, FIRST, MIDDLE)
+    assert dimension_rows(lake) == expected_dimension(lake, FIRST, MIDDLE)
+    assert aggregate_rows(lake) == expected_aggregates(lake, FIRST, MIDDLE)
 
 
 def test_daily_kpis_are_the_days_sales_and_sessions_as_the_night_saw_them(lake: Nights, logs: Logs) -> None:

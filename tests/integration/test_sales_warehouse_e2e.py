@@ -113,17 +113,6 @@ def test_day_by_day_runs_equal_the_backfill_and_a_rerun_changes_nothing(tmp_path
     daily.etl_ok("run", "sales_warehouse", "--env", "local", "--run-date", days[0])
     assert {table: daily.storage(table) for table in tables} == after_days
 
-    # a day whose extract has not landed: a clear one-line error, no empty load, the tables untouched
-    missing = daily.etl("run", "sales_warehouse", "--env", "local", "--run-date", "1992-01-03")
-    assert missing.code == 1
-    assert missing.last_error_line == (
-        f"etl: error: source orders: no input for 1 of the 1 day(s) of 1992-01-03: dt=1992-01-03 missing under file://{daily.root}/raw/tpch/orders"
-    )
-    assert {table: daily.storage(table) for table in tables} == after_days
     audit = daily.sql("SELECT run_date, status, error FROM etl_audit.job_runs ORDER BY started_at")
-    assert [(a["run_date"], a["status"]) for a in audit] == [
-        *[(day, "succeeded") for day in days],
-        (days[0], "succeeded"),
-        ("1992-01-03", "failed"),
-    ]
-    assert audit[-1]["error"] == missing.last_error_line.removeprefix("etl: error: ")
+    assert [(a["run_date"], a["status"], a["error"]) for a in audit] == [(day, "succeeded", "") for day in [*days, days[0]]]
+    # a day whose extract has not landed: tests/integration/test_nightly_e2e.py (the pipeline's third night)

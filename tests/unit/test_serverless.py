@@ -630,7 +630,7 @@ def test_main_py_from_the_zip_takes_a_scheduled_time(tmp_path: Path) -> None:
     # the arguments parsed, the day derived: the run got as far as the job's config (a config error comes before Spark)
     assert (done.returncode, done.stderr.strip()) == (
         1,
-        "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, iot_telemetry, sales_warehouse)",
+        "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, daily_kpis, iot_telemetry, sales_warehouse)",
     )
     done = isolated_python(
         ["main.py", "--job", "nightly", "--scheduled-time", "2026-01-01T23:30:00Z", "--timezone", "Nowhere/Place"], zip_path, node
