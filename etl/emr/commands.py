@@ -29,7 +29,14 @@ CLUSTER_EXPORTS = ("ETL_BUCKET", "ETL_PREFIX", "ETL_TABLE_FORMAT")
 
 
 def register(command: Command) -> None:
-    package = command("package", cmd_package, "build dist/: etl-<version>.zip (etl, jobs, conf), main.py, conf/, requirements.txt")
+    package = command(
+        "package",
+        cmd_package,
+        "build dist/: etl-<version>-<sha256 of the zip, 12 digits>.zip (etl, jobs, conf), main.py, conf/, requirements.txt (pinned)",
+    )
+    package.add_argument(
+        "--allow-dirty", action="store_true", help="build from a checkout with uncommitted changes to what the release holds"
+    )
     package.add_argument("--source", type=Path, help="the source checkout to package (default: the one etl runs from)")
     package.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist); an earlier build there is replaced")
     package.add_argument(
@@ -191,7 +198,7 @@ def cmd_package(conf: ConfigDir, args: argparse.Namespace) -> int:
 
     if args.venv_pack is not None and not (args.venv_pack / "pyvenv.cfg").is_file():
         raise EtlError(f"--venv-pack {args.venv_pack}: not a virtual environment (no pyvenv.cfg)")
-    built = build(args.source or default_source_root(), args.out)
+    built = build(args.source or default_source_root(), args.out, allow_dirty=args.allow_dirty)
     digest = hashlib.sha256(built.zip.read_bytes()).hexdigest()
     print(f"{built.zip}  sha256 {digest}  ({len(built.entries)} entries)")
     for path in (built.main, built.catalog_jar, built.requirements, built.conf):

@@ -28,9 +28,9 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def dist_files(dist: Path) -> list[Path]:
-    """The files of a built dist/, sorted; an error when it holds no etl-<version>.zip."""
+    """The files of a built dist/, sorted; an error when it holds no etl-<release>.zip."""
     if not any(dist.glob("etl-*.zip")):
-        raise EtlError(f"{dist}: no etl-<version>.zip here; run `etl package` (or make package) first")
+        raise EtlError(f"{dist}: no etl-<release>.zip here; run `etl package` (or make package) first")
     return sorted(path for path in dist.rglob("*") if path.is_file())
 
 

@@ -1,6 +1,6 @@
 """What main.py runs on the cluster: `etl run` / `etl backfill` with the conf/ packaged in the zip.
 
-EMR copies only etl-<version>.zip and main.py to the node; spark-submit --py-files puts the zip on
+EMR copies only etl-<release>.zip and main.py to the node; spark-submit --py-files puts the zip on
 sys.path. The configuration travels inside the zip, so a step needs nothing else: its conf/ is
 extracted into a temporary folder for the run (--conf-dir overrides it).
 """
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="main.py",
         description="Run one etl job, as `etl run` (--run-date) or `etl backfill` (--from/--to) do, with the conf/ packaged in the zip. "
-        "Usage: spark-submit --py-files etl-<version>.zip main.py --job JOB --env ENV (--run-date D | --from D --to D | "
+        "Usage: spark-submit --py-files etl-<release>.zip main.py --job JOB --env ENV (--run-date D | --from D --to D | "
         "--scheduled-time T [--timezone TZ] [--days-before N])",
     )
     parser.add_argument("--job", required=True, help="a job of conf/jobs/")

@@ -1,6 +1,7 @@
 """Build dist/: what a cluster needs to run a job, and nothing else.
 
-    dist/etl-<version>.zip   the etl and jobs packages and conf/, for spark-submit --py-files
+    dist/etl-<release>.zip   the etl and jobs packages and conf/, for spark-submit --py-files; the release is
+                             <version>-<the first 12 hex digits of the zip's sha256>: the name says what it holds
     dist/main.py             the spark-submit entry point (a copy of etl/emr/main.py)
     dist/conf/               the same conf/, readable without unzipping (and for `etl submit`)
     dist/requirements.txt    exact pins (name==version) of setup.py's install_requires without pyspark (EMR
@@ -13,18 +14,24 @@
                              with venv-pack, for EMR Serverless (which has no bootstrap actions)
 
 The zip is reproducible: the same source gives the same bytes (sorted entries, fixed timestamps and
-permissions, one compression level), so two builds of one commit are interchangeable and a deployed
-release can be checked against a local build by its checksum.
+permissions, one compression level), so two builds of one commit are interchangeable, and the steps
+that `etl emr-step` / `etl cluster` print name the zip the checkout they run from would build. A checkout
+with uncommitted changes to what the release holds is built only with allow_dirty (--allow-dirty).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import hashlib
+import io
 import re
 import shutil
+import subprocess
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from etl.emr.steps import CATALOG_JAR_NAME, VENV_ARCHIVE_NAME
 from etl.errors import EtlError
@@ -161,7 +168,35 @@ def _skipped(name: PurePosixPath) -> bool:
     return any(part == "__pycache__" or part.startswith(".") for part in name.parts) or name.name.endswith(("~", ".pyc"))
 
 
-def write_zip(path: Path, files: dict[str, Path]) -> tuple[str, ...]:
+def release_name(root: Path) -> str:
+    """<version>-<12 hex digits of the sha256 of the zip built from root>."""
+    files = zip_files(root)
+    signature = tuple((name, path.stat().st_mtime_ns, path.stat().st_size) for name, path in files.items())
+    return _release_name(root, signature)
+
+
+@functools.lru_cache(maxsize=8)
+def _release_name(root: Path, signature: tuple[tuple[str, int, int], ...]) -> str:
+    """Cached by the files' names, times and sizes: a command building several steps zips once."""
+    buffer = io.BytesIO()
+    write_zip(buffer, zip_files(root))
+    return f"{source_version(root)}-{hashlib.sha256(buffer.getvalue()).hexdigest()[:12]}"
+
+
+def uncommitted(root: Path) -> list[str]:
+    """The files of a git checkout's release paths with uncommitted changes ([] outside git)."""
+    if not (root / ".git").exists() or shutil.which("git") is None:
+        return []
+    paths = [*PACKAGES, "conf", "setup.py"]
+    done = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all", "--", *paths], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        return []
+    return [line[3:] for line in done.stdout.splitlines() if line.strip()]
+
+
+def write_zip(path: Path | BinaryIO, files: dict[str, Path]) -> tuple[str, ...]:
     """A zip of `files` (entry name -> file) whose bytes depend only on the names and contents.
 
     Every folder gets its own entry: Python 3.11's zipimport finds a namespace package (a folder
@@ -181,17 +216,20 @@ def write_zip(path: Path, files: dict[str, Path]) -> tuple[str, ...]:
     return entries
 
 
-def build(root: Path, out: Path) -> Package:
+def build(root: Path, out: Path, allow_dirty: bool = False) -> Package:
     """Write dist/ (`out`) from the source checkout `root`, replacing an earlier build there."""
     root = root.resolve()
-    version = source_version(root)
+    changed = uncommitted(root)
+    if changed and not allow_dirty:
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        raise EtlError(f"{root} has uncommitted changes ({shown}): commit them, or build anyway with --allow-dirty")
     files = zip_files(root)
     if not CATALOG_JAR.is_file():
         raise EtlError(f"{CATALOG_JAR} is missing: `make setup` builds it from etl/jvm/etl/hive/ (it needs javac, from a JDK 17)")
     _clear(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    zip_path = out / f"etl-{version}.zip"
+    zip_path = out / f"etl-{release_name(root)}.zip"
     entries = write_zip(zip_path, files)
     main = out / "main.py"
     shutil.copyfile(root / "etl" / "emr" / "main.py", main)

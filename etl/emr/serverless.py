@@ -29,7 +29,6 @@ from etl.emr.aws import aws_errors
 from etl.emr.steps import CATALOG_JAR_NAME, VENV_ARCHIVE_NAME, artifacts_uri, main_args, zip_name
 from etl.errors import ConfigError, EtlError
 from etl.secrets import mask
-from etl.version import __version__
 
 VENV_ALIAS = "environment"  # the folder Spark unpacks the archive into, in the driver's and each executor's working folder
 VENV_PYTHON = f"./{VENV_ALIAS}/bin/python"
@@ -74,12 +73,12 @@ def log_uri(env: EnvConfig) -> str:
     return f"{env.lake_root.rstrip('/')}/emr-serverless-logs/"
 
 
-def spark_submit_parameters(env: EnvConfig, artifacts: str, version: str = __version__) -> str:
+def spark_submit_parameters(env: EnvConfig, artifacts: str, release: str | None = None) -> str:
     """--py-files <zip> --jars <catalog jar>[,emr.serverless.jars], the packed venv as ./environment with PySpark's Pythons in it
     (EMR Serverless's driverEnv for the driver, spark.executorEnv for the executors), then emr.serverless.spark_conf."""
     base = artifacts_uri(artifacts).rstrip("/")
     settings = env.emr.serverless
-    parameters = ["--py-files", f"{base}/{zip_name(version)}", "--jars", ",".join([f"{base}/{CATALOG_JAR_NAME}", *settings.jars])]
+    parameters = ["--py-files", f"{base}/{zip_name(release)}", "--jars", ",".join([f"{base}/{CATALOG_JAR_NAME}", *settings.jars])]
     conf: dict[str, str] = {}
     if settings.venv_archive:
         conf = {
@@ -114,7 +113,7 @@ def job_run_request(
     artifacts: str,
     token: str,
     tags: dict[str, str],
-    version: str = __version__,
+    release: str | None = None,
 ) -> dict[str, Any]:
     """A StartJobRun request (the API's shape, as boto3 and `aws emr-serverless start-job-run --cli-input-json` take it)."""
     return {
@@ -126,7 +125,7 @@ def job_run_request(
             "sparkSubmit": {
                 "entryPoint": f"{artifacts_uri(artifacts)}main.py",
                 "entryPointArguments": entry_point_arguments,
-                "sparkSubmitParameters": spark_submit_parameters(env, artifacts, version),
+                "sparkSubmitParameters": spark_submit_parameters(env, artifacts, release),
             }
         },
         "configurationOverrides": {"monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": log_uri(env)}}},
@@ -144,7 +143,7 @@ def start_job_run_request(
     *,
     backfill: bool | None = None,
     attempt: int = 1,
-    version: str = __version__,
+    release: str | None = None,
 ) -> dict[str, Any]:
     """The run of `job` for `window`: main.py's arguments as the EMR step's, a token of job, env, days, release and attempt."""
     return job_run_request(
@@ -155,7 +154,7 @@ def start_job_run_request(
         artifacts=artifacts,
         token=client_token(job, env.name, window, artifacts, attempt),
         tags={"etl:job": job, "etl:env": env.name, "etl:run-date": str(window)},
-        version=version,
+        release=release,
     )
 
 
@@ -188,7 +187,7 @@ def create_schedule_request(
     timezone: str,
     role_arn: str,
     days_before: int = 0,
-    version: str = __version__,
+    release: str | None = None,
 ) -> dict[str, Any]:
     """CreateSchedule's input (`aws scheduler create-schedule --cli-input-json`): EventBridge Scheduler calls
     EMR Serverless's StartJobRun at each time of `expression`, with a request whose run date main.py derives
@@ -201,7 +200,7 @@ def create_schedule_request(
         artifacts=artifacts,
         token=EXECUTION_ID,
         tags={"etl:job": job, "etl:env": env.name, "etl:schedule": schedule_name},
-        version=version,
+        release=release,
     )
     day = "the scheduled day" if not days_before else f"{days_before} day(s) before the scheduled day"
     return {

@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from etl.context import DateWindow
 from etl.errors import EtlError
-from etl.version import __version__
 
 DeployMode = Literal["client", "cluster"]
 ActionOnFailure = Literal["CONTINUE", "CANCEL_AND_WAIT", "TERMINATE_CLUSTER"]
@@ -36,8 +35,13 @@ VENV_ARCHIVE_NAME = "pyspark_venv.tar.gz"
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
 
 
-def zip_name(version: str = __version__) -> str:
-    return f"etl-{version}.zip"
+def zip_name(release: str | None = None) -> str:
+    """etl-<release>.zip; by default the release the checkout etl runs from builds (etl/emr/package.py)."""
+    if release is None:
+        from etl.emr.package import default_source_root, release_name
+
+        release = release_name(default_source_root())
+    return f"etl-{release}.zip"
 
 
 def artifacts_uri(uri: str) -> str:
@@ -56,9 +60,9 @@ def spark_submit_args(
     backfill: bool | None = None,
     deploy_mode: DeployMode = DEFAULT_DEPLOY_MODE,
     master: str | None = None,
-    version: str = __version__,
+    release: str | None = None,
 ) -> list[str]:
-    """spark-submit [--master M] --deploy-mode D --py-files <artifacts>/etl-<v>.zip --jars <artifacts>/etl-catalog.jar
+    """spark-submit [--master M] --deploy-mode D --py-files <artifacts>/etl-<release>.zip --jars <artifacts>/etl-catalog.jar
     <artifacts>/main.py --job .. --env .. then --run-date D, or --from D --to D for a backfill.
 
     `artifacts` is the folder (any URI or path Spark reads) holding a dist/ built by `etl package`.
@@ -70,7 +74,7 @@ def spark_submit_args(
         "--deploy-mode",
         deploy_mode,
         "--py-files",
-        f"{base}/{zip_name(version)}",
+        f"{base}/{zip_name(release)}",
         "--jars",
         f"{base}/{CATALOG_JAR_NAME}",
         f"{base}/main.py",
@@ -102,7 +106,7 @@ def emr_step(
     backfill: bool | None = None,
     deploy_mode: DeployMode = DEFAULT_DEPLOY_MODE,
     action_on_failure: ActionOnFailure = DEFAULT_ACTION_ON_FAILURE,
-    version: str = __version__,
+    release: str | None = None,
 ) -> dict[str, Any]:
     """One step of AddJobFlowSteps: command-runner.jar running spark_submit_args with the s3:// artifacts."""
     if backfill is None:
@@ -111,7 +115,7 @@ def emr_step(
         raise EtlError(f"deploy mode must be one of {', '.join(DEPLOY_MODES)}, got {deploy_mode!r}")
     if action_on_failure not in ACTIONS_ON_FAILURE:
         raise EtlError(f"action on failure must be one of {', '.join(ACTIONS_ON_FAILURE)}, got {action_on_failure!r}")
-    args = spark_submit_args(job, env, window, artifacts_uri(artifacts), backfill=backfill, deploy_mode=deploy_mode, version=version)
+    args = spark_submit_args(job, env, window, artifacts_uri(artifacts), backfill=backfill, deploy_mode=deploy_mode, release=release)
     return {
         "Name": step_name(job, env, window, backfill),
         "ActionOnFailure": action_on_failure,

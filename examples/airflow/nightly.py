@@ -23,10 +23,8 @@ Any day works in place of 1970-01-01, as long as it appears nowhere else in the 
 artifacts prefix). The environment's execution role runs the API calls: elasticmapreduce:RunJobFlow,
 DescribeCluster, ListSteps and TerminateJobFlows, and iam:PassRole for the cluster's two roles.
 
-The nightly.json beside this file is the one this repository's tests check; it was made, from the
-repository's root, by:
-
-    ETL_BUCKET=acme-lake etl cluster plan nightly --run-date 1970-01-01 --artifacts s3://acme-etl/artifacts/0.1.0/ > examples/airflow/nightly.json
+The tests (tests/unit/test_airflow_dag.py) deploy it this way into a folder of their own and load it with
+Airflow's DagBag.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from tests.integration.expected import (
     fact_keys,
 )
 from tests.leaks import record_output
+from tests.release import release_zip
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def hms(request: pytest.FixtureRequest) -> HiveMetastore:
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Release:
-    package = build(REPO, tmp_path_factory.mktemp("dist") / "dist")
+    package = build(REPO, tmp_path_factory.mktemp("dist") / "dist", allow_dirty=True)
     if not ON_S3:
         return Release(f"file://{package.out}/", sorted(path.name for path in package.out.iterdir() if path.is_file()))
     s3_server: S3Server = request.getfixturevalue("s3_server")
@@ -173,7 +174,7 @@ def submit(cluster: StandaloneCluster, args: list[str], python: Path, cwd: Path,
 
 def test_the_release_is_what_the_steps_point_at(release: Release) -> None:
     assert release.names == [
-        "etl-0.1.0.zip",
+        release_zip(),
         "etl-catalog.jar",
         "main.py",
         "requirements.txt",
@@ -189,7 +190,7 @@ def test_without_the_zip_the_step_fails_loudly(  # type: ignore[no-untyped-def]
     assert done.returncode == 1, done.stderr[-3000:]
     # spark-submit merges the Python driver's stderr into its stdout (the step's stdout log on EMR)
     assert done.stdout.splitlines()[-1] == (
-        "etl: error: cannot import the etl package (No module named 'etl'); pass etl-<version>.zip with spark-submit --py-files"
+        "etl: error: cannot import the etl package (No module named 'etl'); pass etl-<release>.zip with spark-submit --py-files"
     )
 
 

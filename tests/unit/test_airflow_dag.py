@@ -27,10 +27,9 @@ EXAMPLE = REPO / "examples" / "airflow"
 ARTIFACTS = "s3://acme-etl/artifacts/0.1.0/"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "etl-test", "AWS_SECRET_ACCESS_KEY": "etl-test", "AWS_DEFAULT_REGION": REGION}
-# How examples/airflow/nightly.json was made, as the DAG's docstring says (from the repository's root).
-REGENERATE = (
-    "ETL_BUCKET=acme-lake etl cluster plan nightly --run-date 1970-01-01 --artifacts s3://acme-etl/artifacts/0.1.0/"
-    " > examples/airflow/nightly.json"
+# How the DAG's docstring says to write the nightly.json it reads (placeholders in <...>).
+PLAN_COMMAND = (
+    "ETL_BUCKET=<lake bucket> etl cluster plan nightly --run-date 1970-01-01 --artifacts s3://<bucket>/artifacts/<version>/ > nightly.json"
 )
 
 # Run by .venv-airflow/bin/python: `load DS OUT` loads the DAG folder with Airflow's DagBag (no metadata
@@ -94,7 +93,7 @@ Path(out).write_text(json.dumps(found))
 """
 
 
-def airflow(tmp_path: Path, action: str, *args: str, endpoint: str | None = None) -> dict[str, Any]:
+def airflow(tmp_path: Path, dags: Path, action: str, *args: str, endpoint: str | None = None) -> dict[str, Any]:
     assert AIRFLOW_PYTHON.is_file(), f"{AIRFLOW_PYTHON} is missing: `make setup` installs Airflow and its Amazon provider there"
     home = tmp_path / "airflow-home"
     out = tmp_path / f"{action}.json"
@@ -109,7 +108,7 @@ def airflow(tmp_path: Path, action: str, *args: str, endpoint: str | None = None
         connection = {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
         environ |= {"AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection), **CREDENTIALS}
     done = subprocess.run(
-        [str(AIRFLOW_PYTHON), "-c", PROBE, str(EXAMPLE), action, str(out), *args],
+        [str(AIRFLOW_PYTHON), "-c", PROBE, str(dags), action, str(out), *args],
         capture_output=True,
         text=True,
         env=environ,
@@ -134,19 +133,25 @@ def night(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, d
     return json.loads(etl(capsys, monkeypatch, "cluster", "plan", "nightly", "--run-date", day, "--artifacts", ARTIFACTS))
 
 
-def test_the_checked_in_plan_is_what_its_command_prints(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def dags(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A dags folder as the DAG's docstring says to deploy it: nightly.py, and beside it the nightly.json
+    its command writes (ETL_BUCKET=acme-lake, the artifacts s3://acme-etl/artifacts/0.1.0/)."""
     docstring = ast.get_docstring(ast.parse((EXAMPLE / "nightly.py").read_text()))
-    assert docstring is not None
-    assert REGENERATE in docstring
-    words = shlex.split(REGENERATE)
-    assert (words[0], words[1], words[-2]) == ("ETL_BUCKET=acme-lake", "etl", ">")
-    assert etl(capsys, monkeypatch, *words[2:-2]) == (REPO / words[-1]).read_text()
+    assert docstring is not None and PLAN_COMMAND in docstring
+    words = shlex.split(PLAN_COMMAND.replace("<lake bucket>", "acme-lake").replace("s3://<bucket>/artifacts/<version>/", ARTIFACTS))
+    assert (words[0], words[1], words[-2], words[-1]) == ("ETL_BUCKET=acme-lake", "etl", ">", "nightly.json")
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "nightly.py").write_text((EXAMPLE / "nightly.py").read_text())
+    (folder / "nightly.json").write_text(etl(capsys, monkeypatch, *words[2:-2]))
+    return folder
 
 
 def test_airflow_loads_the_dag_and_renders_the_plan_of_each_night(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, dags: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    found = airflow(tmp_path, "load", "1992-01-02")
+    found = airflow(tmp_path, dags, "load", "1992-01-02")
     assert (found["import_errors"], found["dag_ids"]) == ({}, ["etl_nightly"])
     assert (found["schedule"], found["timezone"], found["catchup"], found["max_active_runs"]) == ("30 2 * * *", "UTC", False, 1)
     assert found["tasks"] == [
@@ -207,7 +212,7 @@ def emr_endpoint() -> Iterator[str]:
 
 
 def test_a_night_against_an_emr_api(
-    emr_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    emr_endpoint: str, tmp_path: Path, dags: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
@@ -215,7 +220,7 @@ def test_a_night_against_an_emr_api(
     clusters = emr_backends[DEFAULT_ACCOUNT_ID][REGION].clusters
 
     # create_cluster sends the night's request, and nothing else
-    created = airflow(tmp_path, "create", "1992-01-02", endpoint=emr_endpoint)
+    created = airflow(tmp_path, dags, "create", "1992-01-02", endpoint=emr_endpoint)
     assert created["import_errors"] == {}
     night_id = created["cluster_id"]
     request = night(capsys, monkeypatch, "1992-01-02")
@@ -236,7 +241,7 @@ def test_a_night_against_an_emr_api(
     for step in clusters[other_id].steps:
         step.state = "COMPLETED"
 
-    ran = airflow(tmp_path, "run", night_id, other_id, endpoint=emr_endpoint)
+    ran = airflow(tmp_path, dags, "run", night_id, other_id, endpoint=emr_endpoint)
     assert ran["poked"] == [True, False]  # watch_cluster is done with the ended cluster, waits for the other
     assert (
         ran.get("checked_ended")

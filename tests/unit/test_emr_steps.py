@@ -15,6 +15,7 @@ from botocore.validate import ParamValidator
 from etl.cli import main
 from etl.context import DateWindow
 from etl.emr.steps import ACTIONS_ON_FAILURE, emr_step, spark_submit_args
+from tests.release import release_zip
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 ARTIFACTS = "s3://acme-etl/artifacts/0.1.0/"
@@ -41,7 +42,7 @@ def one_day_args(env: str) -> list[str]:
         "--deploy-mode",
         "client",
         "--py-files",
-        "s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip",
+        f"s3://acme-etl/artifacts/0.1.0/{release_zip()}",
         "--jars",
         "s3://acme-etl/artifacts/0.1.0/etl-catalog.jar",
         "s3://acme-etl/artifacts/0.1.0/main.py",
@@ -115,7 +116,7 @@ def test_backfill_in_cluster_mode(capsys: pytest.CaptureFixture[str]) -> None:
                     "--deploy-mode",
                     "cluster",
                     "--py-files",
-                    "s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip",
+                    f"s3://acme-etl/artifacts/0.1.0/{release_zip()}",
                     "--jars",
                     "s3://acme-etl/artifacts/0.1.0/etl-catalog.jar",
                     "s3://acme-etl/artifacts/0.1.0/main.py",
@@ -141,7 +142,7 @@ def test_artifacts_default_to_the_envs(tmp_path: Path, capsys: pytest.CaptureFix
         overlay.write("\nemr:\n  artifacts: s3://${ETL_ARTIFACTS_BUCKET:-acme-etl}/artifacts/0.1.0\n")
     steps = emr_step_json(capsys, "sales_warehouse", "--run-date", "1992-01-02", conf=conf)
     assert steps[0]["HadoopJarStep"]["Args"][4:8] == [
-        "s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip",
+        f"s3://acme-etl/artifacts/0.1.0/{release_zip()}",
         "--jars",
         "s3://acme-etl/artifacts/0.1.0/etl-catalog.jar",
         "s3://acme-etl/artifacts/0.1.0/main.py",
@@ -204,7 +205,7 @@ def test_spark_submit_args_run_anywhere() -> None:
         "--deploy-mode",
         "client",
         "--py-files",
-        "/srv/dist/etl-0.1.0.zip",
+        f"/srv/dist/{release_zip()}",
         "--jars",
         "/srv/dist/etl-catalog.jar",
         "/srv/dist/main.py",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +17,7 @@ import pytest
 from etl.cli import main
 from etl.emr.package import Package, build
 from etl.version import __version__
+from tests.release import release_zip
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]
@@ -23,7 +25,7 @@ SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Package:
-    return build(REPO, tmp_path_factory.mktemp("build") / "dist")
+    return build(REPO, tmp_path_factory.mktemp("build") / "dist", allow_dirty=True)
 
 
 def isolated_python(args: list[str], zip_path: Path, cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
@@ -38,8 +40,8 @@ def sha256(path: Path) -> str:
 
 
 def test_same_source_same_bytes(built: Package, tmp_path: Path) -> None:
-    again = build(REPO, tmp_path / "dist")
-    assert again.zip.name == built.zip.name == f"etl-{__version__}.zip"
+    again = build(REPO, tmp_path / "dist", allow_dirty=True)
+    assert again.zip.name == built.zip.name == f"etl-{__version__}-{hashlib.sha256(built.zip.read_bytes()).hexdigest()[:12]}.zip"
     assert sha256(again.zip) == sha256(built.zip)
     assert again.requirements.read_bytes() == built.requirements.read_bytes()
     with zipfile.ZipFile(built.zip) as archive:
@@ -151,15 +153,15 @@ def test_entry_translates_to_the_etl_command(monkeypatch: pytest.MonkeyPatch, tm
 
 def test_package_command_and_a_foreign_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "dist"
-    assert main(["package", "--out", str(out)]) == 0
+    assert main(["package", "--out", str(out), "--allow-dirty"]) == 0  # the tests run in a checkout being changed, too
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith(f"{out / built_zip_name()}  sha256 {sha256(out / built_zip_name())}")
     (out / "etl-0.0.9.zip").write_bytes(b"an older release")
-    assert main(["package", "--out", str(out)]) == 0  # an earlier build, old zips included, is replaced
+    assert main(["package", "--out", str(out), "--allow-dirty"]) == 0  # an earlier build, old zips included, is replaced
     assert sorted(p.name for p in out.iterdir()) == sorted(["conf", "etl-catalog.jar", "main.py", "requirements.txt", built_zip_name()])
     (out / "notes.txt").write_text("mine")
     capsys.readouterr()
-    assert main(["package", "--out", str(out)]) == 1
+    assert main(["package", "--out", str(out), "--allow-dirty"]) == 1
     assert (
         capsys.readouterr().err.strip()
         == f"etl: error: {out}: holds files a build did not write (notes.txt); choose an empty or new output folder"
@@ -168,4 +170,33 @@ def test_package_command_and_a_foreign_output_folder(tmp_path: Path, capsys: pyt
 
 
 def built_zip_name() -> str:
-    return f"etl-{__version__}.zip"
+    return release_zip()
+
+
+def test_a_checkout_with_uncommitted_changes_is_built_only_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "source"
+    for part in ("etl", "jobs", "conf"):
+        shutil.copytree(REPO / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "setup.py", source / "setup.py")
+    git = ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for command in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "release"]):
+        subprocess.run([*git, *command], check=True, capture_output=True)
+    package = ["package", "--source", str(source), "--out", str(tmp_path / "dist")]
+    assert main(package) == 0
+    clean = capsys.readouterr().out.splitlines()[0]
+
+    with (source / "conf" / "jobs" / "daily_kpis.yaml").open("a") as handle:
+        handle.write("# changed\n")
+    (source / "jobs" / "new_job.py").write_text("x = 1\n")
+    assert main(package) == 1
+    assert capsys.readouterr().err == (
+        f"etl: error: {source} has uncommitted changes (conf/jobs/daily_kpis.yaml, jobs/new_job.py): "
+        "commit them, or build anyway with --allow-dirty\n"
+    )
+    assert main([*package, "--allow-dirty"]) == 0
+    dirty = capsys.readouterr().out.splitlines()[0]
+    # another content, another name: etl-<version>-<12 digits of the zip's sha256>.zip
+    for line in (clean, dirty):
+        zip_path = Path(line.split("  ")[0])
+        assert zip_path.name == f"etl-{__version__}-{line.split('sha256 ')[1][:12]}.zip"
+    assert clean.split("  ")[0] != dirty.split("  ")[0]

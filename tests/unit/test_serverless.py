@@ -31,6 +31,7 @@ from etl.context import DateWindow
 from etl.emr import entry
 from etl.emr.package import pack_venv
 from etl.emr.serverless import client_token, sdk_member_names, skipped_nights, start_job_run_request
+from tests.release import release_zip
 from tests.unit.test_aws_cli import aws, emr_endpoint  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ VENV_CONF = (
     "--conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python"
 )
 SPARK_SUBMIT_PARAMETERS = (
-    "--py-files s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip --jars s3://acme-etl/artifacts/0.1.0/etl-catalog.jar " + VENV_CONF
+    f"--py-files s3://acme-etl/artifacts/0.1.0/{release_zip()} --jars s3://acme-etl/artifacts/0.1.0/etl-catalog.jar " + VENV_CONF
 )
 
 
@@ -137,7 +138,7 @@ def test_a_backfill_and_the_settings(conf: Path) -> None:
     assert request["jobDriver"]["sparkSubmit"] == {
         "entryPoint": "s3://acme-etl/artifacts/0.1.0/main.py",
         "entryPointArguments": ["--job", "sales_warehouse", "--env", "nightly", "--from", "1992-01-01", "--to", "1992-01-31"],
-        "sparkSubmitParameters": "--py-files s3://acme-etl/artifacts/0.1.0/etl-0.1.0.zip --jars s3://acme-etl/artifacts/0.1.0/etl-catalog.jar,"
+        "sparkSubmitParameters": f"--py-files s3://acme-etl/artifacts/0.1.0/{release_zip()} --jars s3://acme-etl/artifacts/0.1.0/etl-catalog.jar,"
         "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar --conf spark.executor.memory=8g",
     }
     assert (
@@ -588,7 +589,23 @@ def tiny_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_package_packs_the_venv(tiny_venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dist = tmp_path / "dist"
-    assert main(["--conf-dir", str(REPO_CONF), "package", "--source", str(REPO), "--out", str(dist), "--venv-pack", str(tiny_venv)]) == 0
+    assert (
+        main(
+            [
+                "--conf-dir",
+                str(REPO_CONF),
+                "package",
+                "--source",
+                str(REPO),
+                "--allow-dirty",
+                "--out",
+                str(dist),
+                "--venv-pack",
+                str(tiny_venv),
+            ]
+        )
+        == 0
+    )
     archive = dist / "pyspark_venv.tar.gz"
     version = ".".join(map(str, sys.version_info[:3]))
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"{archive}  (Python {version} (")
@@ -598,7 +615,7 @@ def test_package_packs_the_venv(tiny_venv: Path, tmp_path: Path, capsys: pytest.
     assert {"bin/python", "bin/activate", "pyvenv.cfg"} <= names
     assert python.issym()  # venv-pack does not copy Python: the cluster must have the interpreter the venv links to
     # a second build replaces the first, the archive included (it is a build's own file)
-    assert main(["--conf-dir", str(REPO_CONF), "package", "--source", str(REPO), "--out", str(dist)]) == 0
+    assert main(["--conf-dir", str(REPO_CONF), "package", "--source", str(REPO), "--allow-dirty", "--out", str(dist)]) == 0
     assert not archive.exists()
 
 
@@ -619,7 +636,7 @@ def test_main_py_from_the_zip_takes_a_scheduled_time(tmp_path: Path) -> None:
     from etl.emr.package import build
     from tests.unit.test_package import isolated_python
 
-    built = build(REPO, tmp_path / "dist")
+    built = build(REPO, tmp_path / "dist", allow_dirty=True)
     node = tmp_path / "node"
     node.mkdir()
     (node / "main.py").write_bytes(built.main.read_bytes())

@@ -25,6 +25,7 @@ from etl.dev.ports import free_port
 from etl.emr.package import build
 from etl.emr.steps import emr_step, spark_submit_args
 from etl.emr.submit import StepFailed, wait_for_step
+from tests.release import release_zip
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_CONF = REPO / "conf"
@@ -222,7 +223,7 @@ def test_no_region_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(REPO, tmp_path_factory.mktemp("build") / "dist").out
+    return build(REPO, tmp_path_factory.mktemp("build") / "dist", allow_dirty=True).out
 
 
 @pytest.fixture
@@ -257,17 +258,17 @@ def test_deploy_uploads_every_file_of_dist(s3_server: str, dist: Path, capsys: p
     expected = expected_contents(dist, "artifacts/0.1.0/")
     assert bucket_contents(s3_server, "acme-etl") == expected
     assert {
-        "artifacts/0.1.0/etl-0.1.0.zip",
+        f"artifacts/0.1.0/{release_zip()}",
         "artifacts/0.1.0/main.py",
         "artifacts/0.1.0/requirements.txt",
         "artifacts/0.1.0/conf/base.yaml",
     } <= set(expected)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"uploaded s3://acme-etl/{key} ({len(body)} bytes)" for key, body in sorted(expected.items())]
-    zip_key = "artifacts/0.1.0/etl-0.1.0.zip"
+    zip_key = f"artifacts/0.1.0/{release_zip()}"
     assert (
         hashlib.sha256(bucket_contents(s3_server, "acme-etl")[zip_key]).digest()
-        == hashlib.sha256((dist / "etl-0.1.0.zip").read_bytes()).digest()
+        == hashlib.sha256((dist / release_zip()).read_bytes()).digest()
     )
 
 
@@ -292,7 +293,7 @@ def test_deploy_finds_the_endpoint_in_the_environment_or_the_env(
 def test_deploy_needs_a_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--conf-dir", str(REPO_CONF), "deploy", "--dist", str(tmp_path), "--artifacts", ARTIFACTS]) == 1
     assert (
-        capsys.readouterr().err.strip() == f"etl: error: {tmp_path}: no etl-<version>.zip here; run `etl package` (or make package) first"
+        capsys.readouterr().err.strip() == f"etl: error: {tmp_path}: no etl-<release>.zip here; run `etl package` (or make package) first"
     )
 
 
