@@ -4,6 +4,7 @@ with its lake (Derby metastore, warehouse, zones) in a temporary folder."""
 from __future__ import annotations
 
 import os
+import urllib.request
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -93,3 +94,22 @@ def no_secret_in_any_output(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     base = tmp_path_factory.getbasetemp()
     found = leaks(SECRETS, OUTPUTS, [base])
     assert found == [], f"a test secret was printed or written: {found}"
+
+
+@pytest.fixture
+def emr_endpoint() -> Iterator[str]:
+    """moto's server on 127.0.0.1 (EMR, EMR Serverless, S3, SNS, Scheduler...), its state reset first:
+    moto keeps one state per process."""
+    from moto.server import ThreadedMotoServer
+
+    from etl.dev.ports import free_port
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    try:
+        yield endpoint
+    finally:
+        server.stop()

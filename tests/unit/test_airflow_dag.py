@@ -8,7 +8,6 @@ import ast
 import json
 import shlex
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,8 @@ import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.emr.models import emr_backends
-from moto.server import ThreadedMotoServer
 
 from etl.cli import main
-from etl.dev.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_PYTHON = REPO / ".venv-airflow" / "bin" / "python"
@@ -198,17 +195,6 @@ def test_airflow_loads_the_dag_and_renders_the_plan_of_each_night(
     ]
     assert found["emr_conn_id"] is None
     assert found["job_flow_overrides"] == night(capsys, monkeypatch, "1992-01-02")
-
-
-@pytest.fixture
-def emr_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def test_a_night_against_an_emr_api(

@@ -23,7 +23,6 @@ from etl.context import DateWindow
 from etl.errors import ConfigError
 from etl.zones import local_path
 from tests.leaks import register_secret
-from tests.unit.test_aws_cli import emr_endpoint  # noqa: F401 (a fixture: moto's server on 127.0.0.1)
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 REGION = "eu-central-1"
@@ -165,7 +164,7 @@ def test_an_env_without_alerts_sends_nothing() -> None:
 
 
 def test_the_endpoint_from_the_environment(
-    emr_endpoint: str,  # noqa: F811 (moto's server)
+    emr_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A local SNS, as every AWS tool finds it: AWS_ENDPOINT_URL_SNS (here moto's server on 127.0.0.1)."""

@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from etl.cli import main
@@ -26,17 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 AWS = REPO / ".venv-awscli" / "bin" / "aws"
 ARTIFACTS = "s3://acme-etl/artifacts/0.1.0/"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "etl-test", "AWS_SECRET_ACCESS_KEY": "etl-test", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-@pytest.fixture
-def emr_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def aws(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,8 @@ import pytest
 from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.emr.models import emr_backends
-from moto.server import ThreadedMotoServer
 
 from etl.cli import main
-from etl.dev.ports import free_port
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 ARTIFACTS = "s3://acme-etl/artifacts/0.1.0/"
@@ -99,19 +96,6 @@ def run(*args: str, conf: Path | None = None) -> int:
 
 
 # --- against moto ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def emr_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
-    try:
-        yield endpoint
-    finally:
-        server.stop()
 
 
 def test_run_creates_the_planned_cluster_and_terminates_it_at_the_timeout(

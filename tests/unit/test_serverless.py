@@ -32,7 +32,7 @@ from etl.emr import entry
 from etl.emr.package import pack_venv
 from etl.emr.serverless import client_token, sdk_member_names, skipped_nights, start_job_run_request
 from tests.release import release_zip
-from tests.unit.test_aws_cli import aws, emr_endpoint  # noqa: F401 (a fixture)
+from tests.unit.test_aws_cli import aws
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_CONF = REPO / "conf"
@@ -469,7 +469,7 @@ def test_moto_takes_the_schedule(conf: Path, capsys: pytest.CaptureFixture[str])
 
 def test_the_aws_cli_takes_the_schedule(
     conf: Path,
-    emr_endpoint: str,  # noqa: F811 (the fixture: moto's server on 127.0.0.1)
+    emr_endpoint: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
