@@ -253,7 +253,7 @@ def _submit_serverless(conf: ConfigDir, args: argparse.Namespace, shipping: Ship
         env, application_id, args.job, window, _artifacts(shipping, args), backfill=backfill, attempt=args.attempt
     )
     client = emr_serverless_client(env, args.region, args.endpoint_url)
-    job_run_id = start_job_run(client, request)
+    job_run_id = start_job_run(client, request, say=lambda line: print(line, file=sys.stderr, flush=True))
     print(job_run_id, flush=True)
     if args.wait:
         wait_for_job_run(

@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,8 @@ VENV_PYTHON = f"./{VENV_ALIAS}/bin/python"
 
 STATES = ("SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "SUCCESS", "FAILED", "CANCELLING", "CANCELLED")
 FAILED_STATES = ("FAILED", "CANCELLED")
+# The runs a retried submit follows instead of starting another: all but the failed and cancelled ones.
+LIVE_OR_DONE = ("SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "SUCCESS", "QUEUED")
 DEFAULT_POLL_SECONDS = 30.0
 
 # EventBridge Scheduler: its universal target for any SDK call, and the context attributes it replaces in
@@ -146,13 +148,14 @@ def start_job_run_request(
     release: str | None = None,
 ) -> dict[str, Any]:
     """The run of `job` for `window`: main.py's arguments as the EMR step's, a token of job, env, days, release and attempt."""
+    token = client_token(job, env.name, window, artifacts, attempt)
     return job_run_request(
         env,
         application_id,
-        name=f"{job} {window}",
+        name=f"{job} {window} #{token[-8:]}",  # the token's end: a retried submit finds the run it started
         entry_point_arguments=main_args(job, env.name, window, backfill=backfill),
         artifacts=artifacts,
-        token=client_token(job, env.name, window, artifacts, attempt),
+        token=token,
         tags={"etl:job": job, "etl:env": env.name, "etl:run-date": str(window)},
         release=release,
     )
@@ -262,11 +265,36 @@ def _renamed(value: Any, shape: Any) -> Any:
 # --- starting and following a run ------------------------------------------------------------------------
 
 
-def start_job_run(client: Any, request: dict[str, Any]) -> str:
-    """StartJobRun; the run's id."""
+def start_job_run(client: Any, request: dict[str, Any], say: Callable[[str], None] = print) -> str:
+    """The id of the request's run: one a submit of the same job, env, days, release and attempt started
+    before (its name ends with the token's end), unless it failed or was cancelled; else StartJobRun's.
+    EMR Serverless also keeps one run per clientToken, for as long as it remembers the token."""
     with aws_errors("EMR Serverless"):
+        for earlier in _job_runs(client, request["applicationId"], LIVE_OR_DONE):
+            if earlier["name"] == request["name"]:
+                say(f"job run {earlier['id']}: {earlier['state']}, started by an earlier submit of {request['name']}: not starting another")
+                return str(earlier["id"])
         response = client.start_job_run(**request)
     return str(response["jobRunId"])
+
+
+def _job_runs(client: Any, application_id: str, states: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    from botocore.exceptions import ClientError
+
+    more: dict[str, str] = {}
+    while True:
+        try:
+            page = client.list_job_runs(applicationId=application_id, states=list(states), **more)
+        except ClientError as error:
+            # No runs to follow. (moto answers so for an application without runs yet; for one that does not
+            # exist, StartJobRun's error says so next.)
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return
+            raise
+        yield from page.get("jobRuns", [])
+        if not page.get("nextToken"):
+            return
+        more = {"nextToken": page["nextToken"]}
 
 
 def wait_for_job_run(

@@ -30,7 +30,7 @@ from etl.config import ConfigDir
 from etl.context import DateWindow
 from etl.emr import entry
 from etl.emr.package import pack_venv
-from etl.emr.serverless import client_token, sdk_member_names, skipped_nights, start_job_run_request
+from etl.emr.serverless import LIVE_OR_DONE, client_token, sdk_member_names, skipped_nights, start_job_run_request
 from tests.release import release_zip
 from tests.unit.test_aws_cli import aws
 
@@ -87,11 +87,12 @@ def validation_errors(params: dict[str, Any], shape: Any) -> str:
 
 def expected_request(env: str, run_date: str = "1992-01-02") -> dict[str, Any]:
     """A run of one day of sales_warehouse, written out by hand."""
+    token = client_token("sales_warehouse", env, DateWindow.day(date.fromisoformat(run_date)), ARTIFACTS)
     return {
         "applicationId": APP,
-        "clientToken": client_token("sales_warehouse", env, DateWindow.day(date.fromisoformat(run_date)), ARTIFACTS),
+        "clientToken": token,
         "executionRoleArn": ROLE,
-        "name": f"sales_warehouse {run_date}",
+        "name": f"sales_warehouse {run_date} #{token[-8:]}",
         "jobDriver": {
             "sparkSubmit": {
                 "entryPoint": "s3://acme-etl/artifacts/0.1.0/main.py",
@@ -134,7 +135,7 @@ def test_a_backfill_and_the_settings(conf: Path) -> None:
     )
     environment = ConfigDir(conf, {"ETL_BUCKET": "acme-lake"}).env("nightly")
     request = start_job_run_request(environment, APP, "sales_warehouse", DateWindow(date(1992, 1, 1), date(1992, 1, 31)), ARTIFACTS)
-    assert request["name"] == "sales_warehouse 1992-01-01..1992-01-31"
+    assert request["name"] == f"sales_warehouse 1992-01-01..1992-01-31 #{request['clientToken'][-8:]}"
     assert request["jobDriver"]["sparkSubmit"] == {
         "entryPoint": "s3://acme-etl/artifacts/0.1.0/main.py",
         "entryPointArguments": ["--job", "sales_warehouse", "--env", "nightly", "--from", "1992-01-01", "--to", "1992-01-31"],
@@ -211,26 +212,31 @@ def create_application(client: Any) -> str:
     return str(client.create_application(name="etl", releaseLabel="emr-7.13.0", type="SPARK", clientToken="create-etl")["applicationId"])
 
 
-def test_a_retried_submit_asks_for_the_same_run(conf: Path, serverless: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    """EMR Serverless starts one run per clientToken; moto 5.2.5 does not implement that (it starts a run for
-    each call), so what is checked here is the request: two submits of one day send the same token (and the
-    same request), another day another token."""
+def test_a_retried_submit_follows_the_run_it_started(conf: Path, serverless: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two submits of one day: one run (the second finds the first by its name, which ends with the token's
+    end; moto 5.2.5 does not keep one run per clientToken as EMR Serverless does, so this is the project's own
+    check); another day, or --attempt 2, another run."""
     application = create_application(serverless)
     assert submit(conf, "--run-date", "1992-01-02", "--serverless", application) == 0
+    first = capsys.readouterr().out.strip()
     assert submit(conf, "--run-date", "1992-01-02", "--serverless", application) == 0
+    out, err = capsys.readouterr()
+    name = expected_request("emr")["name"]
+    assert (out.strip(), err) == (first, f"job run {first}: SUCCESS, started by an earlier submit of {name}: not starting another\n")
     assert submit(conf, "--run-date", "1992-01-03", "--serverless", application) == 0
-    ids = capsys.readouterr().out.split()
+    assert submit(conf, "--run-date", "1992-01-02", "--serverless", application, "--attempt", "2") == 0
+    other_day, second_attempt = capsys.readouterr().out.split()
     listed = serverless.list_job_runs(applicationId=application)["jobRuns"]
-    assert sorted(run["id"] for run in listed) == sorted(ids)
+    assert sorted(run["id"] for run in listed) == sorted([first, other_day, second_attempt])
     runs = {run.id: run for run in emrserverless_backends[DEFAULT_ACCOUNT_ID][REGION].job_runs[application]}
-    tokens = [runs[job_run_id].client_token for job_run_id in ids]
-    assert tokens[0] == tokens[1] == expected_request("emr")["clientToken"]
-    assert tokens[2] == expected_request("emr", "1992-01-03")["clientToken"] != tokens[0]
-    first = serverless.get_job_run(applicationId=application, jobRunId=ids[0])["jobRun"]
-    assert first["name"] == "sales_warehouse 1992-01-02"
-    assert first["jobDriver"] == {"sparkSubmit": expected_request("emr")["jobDriver"]["sparkSubmit"]}
-    assert first["executionRole"] == ROLE
-    assert first["tags"] == {"etl:job": "sales_warehouse", "etl:env": "emr", "etl:run-date": "1992-01-02"}
+    assert runs[first].client_token == expected_request("emr")["clientToken"]
+    assert runs[other_day].client_token == expected_request("emr", "1992-01-03")["clientToken"]
+    assert runs[second_attempt].client_token not in (runs[first].client_token, runs[other_day].client_token)
+    started = serverless.get_job_run(applicationId=application, jobRunId=first)["jobRun"]
+    assert started["name"] == name
+    assert started["jobDriver"] == {"sparkSubmit": expected_request("emr")["jobDriver"]["sparkSubmit"]}
+    assert started["executionRole"] == ROLE
+    assert started["tags"] == {"etl:job": "sales_warehouse", "etl:env": "emr", "etl:run-date": "1992-01-02"}
 
 
 def test_wait_reports_success(conf: Path, serverless: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -246,7 +252,7 @@ def test_the_application_from_the_env(conf: Path, serverless: Any, capsys: pytes
     (conf / "env" / "nightly.yaml").write_text(f"extends: emr\nemr:\n  serverless:\n    application_id: {application}\n")
     assert submit(conf, "--run-date", "1992-01-02", "--serverless", "--env", "nightly") == 0
     job_run_id = capsys.readouterr().out.strip()
-    assert serverless.get_job_run(applicationId=application, jobRunId=job_run_id)["jobRun"]["name"] == "sales_warehouse 1992-01-02"
+    assert serverless.get_job_run(applicationId=application, jobRunId=job_run_id)["jobRun"]["name"] == expected_request("nightly")["name"]
 
 
 # --- against botocore's Stubber: runs that end otherwise ------------------------------------------------------
@@ -286,6 +292,7 @@ WHERE = {"applicationId": APP, "jobRunId": "00fq2run0001"}
 
 
 def started(stubber: Stubber, env: str = "emr") -> None:
+    stubber.add_response("list_job_runs", {"jobRuns": []}, {"applicationId": APP, "states": list(LIVE_OR_DONE)})
     stubber.add_response(
         "start_job_run",
         {"applicationId": APP, "jobRunId": "00fq2run0001", "arn": job_run("RUNNING")["jobRun"]["arn"]},
