@@ -150,12 +150,16 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from etl.schema import struct
 from $package.$name import daily_totals, tidy
 
+# Each test twice: ANSI SQL off (Spark 3.5's default: EMR 7) and on (Spark 4.0's: EMR 8); the job must give
+# the same rows either way (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("ansi")
 DAY = date(2026, 11, 2)
 # The source's columns as conf/jobs/$name.yaml declares them, and `dt`, the day folder's date.
 ORDERS = struct({"id": "bigint", "customer": "string", "amount": "decimal(12,2)", "coupon": "string", "dt": "date"})

@@ -175,8 +175,14 @@ def test_the_job_loads_its_sample_day_and_its_test_passes(
     tests = generated_test(project)
     names = [name for name in vars(tests) if name.startswith("test_")]
     assert names == ["test_totals_per_customer_and_day", "test_an_empty_day_gives_no_rows"]
-    for name in names:
-        getattr(tests, name)(spark)
+    before = spark.conf.get("spark.sql.ansi.enabled")
+    try:
+        for ansi in ("false", "true"):  # as its `ansi` mark has pytest run it
+            spark.conf.set("spark.sql.ansi.enabled", ansi)
+            for name in names:
+                getattr(tests, name)(spark)
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", before)
     # and it is a test that can fail: with names no longer lower-cased, " ada " and "Ada" are two customers
     monkeypatch.setattr(module, "tidy", lambda orders: orders)
     with pytest.raises(DataFramesNotEqualError):
