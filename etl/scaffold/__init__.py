@@ -77,7 +77,7 @@ def sample_file(raw_folder: Path, day: date) -> Path:
 
 def write(files: dict[Path, str], force: bool) -> list[Path]:
     """Write them all, or none when one exists already (unless force)."""
-    existing = [path for path in files if path.exists() and path.name != "__init__.py"]
+    existing = [path for path in files if path.exists()]
     if existing and not force:
         raise EtlError(f"not overwriting {', '.join(shown(path) for path in existing)} (--force replaces them)")
     for path, text in files.items():

@@ -15,7 +15,7 @@ from tests.integration.conftest import REPO, Lake
 
 pytestmark = pytest.mark.integration
 
-NAME = "first_job"
+NAME = "orders"
 DAY = "2026-11-02"
 
 
