@@ -147,6 +147,18 @@ def test_a_name_that_cannot_be_a_job_is_one_line(project: Project, capsys: pytes
     assert sorted(path.name for path in (project.home / "jobs").iterdir()) == ["__init__.py"]
 
 
+def test_a_sample_only_lands_in_a_local_raw_zone(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("ETL_BUCKET", "ETL_PREFIX"):
+        monkeypatch.delenv(variable, raising=False)  # local-s3's lake: s3://etl-lake/etl
+    assert project.etl("new-job", NAME, "--sample", DAY, "--env", "local-s3") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"etl: error: --sample writes local files; the raw zone of env local-s3 is s3://etl-lake/etl/raw/{NAME}"
+    ]
+    assert sorted(path.name for path in (project.home / "jobs").iterdir()) == ["__init__.py"]
+
+
 def generated_test(project: Project) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"generated_test_{NAME}", project.home / "tests" / "unit" / f"test_{NAME}.py")
     assert spec is not None and spec.loader is not None
