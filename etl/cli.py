@@ -23,7 +23,7 @@ from etl.config.models import EnvConfig, TableFormat
 from etl.context import DateWindow, new_run_id, parse_day
 from etl.errors import EtlError
 from etl.secrets import MaskSecrets, mask
-from etl.zones import Zones
+from etl.zones import Zones, local_path
 
 log = logging.getLogger("etl")
 
@@ -159,6 +159,23 @@ def _parser() -> argparse.ArgumentParser:
 
     check = command("check-config", cmd_check_config, "load and validate all config, suites and pipelines")
     check.add_argument("--env", help="check this env strictly (its ${VARS} must be set); default: every env")
+
+    new_job = command("new-job", cmd_new_job, "write a first job to start from: jobs/NAME.py, its config, suite and unit test")
+    new_job.add_argument("name", metavar="NAME", help="the job's name: lower-case letters, digits and _ (its module and table)")
+    new_job.add_argument("--jobs-dir", type=Path, help="the jobs package's folder (default: jobs/ beside the conf folder)")
+    new_job.add_argument("--tests-dir", type=Path, help="where its unit test goes (default: tests/unit/ beside the conf folder)")
+    new_job.add_argument(
+        "--sample",
+        nargs="?",
+        const=datetime.now(UTC).date(),
+        type=parse_day,
+        metavar="YYYY-MM-DD",
+        help="also land a sample day of input in the env's (local) raw zone, for that day (default: today)",
+    )
+    new_job.add_argument(
+        "--env", default=default_env, help=f"the env whose raw zone --sample writes to (default: $ETL_ENV or local; now {default_env})"
+    )
+    new_job.add_argument("--force", action="store_true", help="replace files that exist already")
 
     from etl.emr.commands import register as shipping_commands
 
@@ -427,6 +444,25 @@ def cmd_check_config(conf: ConfigDir, args: argparse.Namespace) -> int:
     counts = {"envs": "env", "jobs": "jobs", "suites": "expectations", "pipelines": "pipelines"}
     found = {what: len(conf.names(folder)) for what, folder in counts.items()}
     print("config ok: " + ", ".join(f"{n} {what if n != 1 else what[:-1]}" for what, n in found.items()))
+    return 0
+
+
+def cmd_new_job(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl import scaffold
+
+    name = scaffold.check_name(args.name)
+    scaffold.require_free_table(conf, name)
+    layout = scaffold.Layout.beside(conf.root, args.jobs_dir, args.tests_dir)
+    files = scaffold.files_of(name, layout)
+    raw = Zones.from_env(conf.env(args.env)).uri("raw", scaffold.raw_path(name))
+    if args.sample:
+        folder = local_path(raw)
+        if folder is None:
+            raise EtlError(f"--sample writes local files; the raw zone of env {args.env} is {raw}")
+        files[scaffold.sample_file(folder, args.sample)] = scaffold.templates.SAMPLE
+    for path in scaffold.write(files, args.force):
+        print(f"created {scaffold.shown(path)}")
+    print(scaffold.next_steps(name, layout, raw, args.env, args.sample))
     return 0
 
 

@@ -13,10 +13,26 @@ from etl.cli import main
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 ETL = Path(sys.executable).parent / "etl"
+# The demo's jobs and suites: what the lists and counts below are about. A checkout where `etl new-job`
+# has added jobs still passes them (the copy they read leaves the added ones out).
+DEMO_JOBS = {"clickstream_sessions", "daily_kpis", "iot_telemetry", "sales_warehouse"}
+DEMO_SUITES = {"agg_sales_daily", "daily_kpis", "dim_customer", "fact_pageviews", "fact_sales", "funnel_daily", "sessions"}
 
 
-def test_list_shows_jobs_and_descriptions(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--conf-dir", str(REPO_CONF), "list"]) == 0
+@pytest.fixture(scope="module")
+def demo_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    conf = tmp_path_factory.mktemp("demo") / "conf"
+
+    def added(folder: str, names: list[str]) -> list[str]:
+        demo = {"jobs": DEMO_JOBS, "expectations": DEMO_SUITES}.get(Path(folder).name)
+        return [] if demo is None else [name for name in names if Path(name).stem not in demo]
+
+    shutil.copytree(REPO_CONF, conf, ignore=added)
+    return conf
+
+
+def test_list_shows_jobs_and_descriptions(demo_conf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(demo_conf), "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "clickstream_sessions  Clickstream analytics from CloudFront access logs (fact_pageviews, sessions, funnel_daily).",
@@ -26,8 +42,8 @@ def test_list_shows_jobs_and_descriptions(capsys: pytest.CaptureFixture[str]) ->
     ]
 
 
-def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--conf-dir", str(REPO_CONF), "check-config"]) == 0
+def test_check_config_ok(demo_conf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(demo_conf), "check-config"]) == 0
     assert capsys.readouterr().out.strip() == "config ok: 7 envs, 4 jobs, 7 suites, 1 pipeline"
 
 
@@ -52,8 +68,8 @@ def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
     )
 
 
-def test_unknown_job_and_bad_dates(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--conf-dir", str(REPO_CONF), "run", "nightly", "--env", "test", "--run-date", "1992-01-01"]) == 1
+def test_unknown_job_and_bad_dates(demo_conf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(demo_conf), "run", "nightly", "--env", "test", "--run-date", "1992-01-01"]) == 1
     assert (
         capsys.readouterr().err.strip()
         == "etl: error: conf/jobs/nightly.yaml: not found (known: clickstream_sessions, daily_kpis, iot_telemetry, sales_warehouse)"
@@ -69,8 +85,8 @@ def test_unknown_job_and_bad_dates(capsys: pytest.CaptureFixture[str]) -> None:
     assert "'01/02/1992' is not a date of the form YYYY-MM-DD" in capsys.readouterr().err
 
 
-def test_python_dash_m_etl_is_the_same_command() -> None:
-    done = subprocess.run([sys.executable, "-m", "etl", "--conf-dir", str(REPO_CONF), "list"], capture_output=True, text=True)
+def test_python_dash_m_etl_is_the_same_command(demo_conf: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "etl", "--conf-dir", str(demo_conf), "list"], capture_output=True, text=True)
     assert (done.returncode, [line.split()[0] for line in done.stdout.splitlines()]) == (
         0,
         ["clickstream_sessions", "daily_kpis", "iot_telemetry", "sales_warehouse"],
