@@ -299,9 +299,9 @@ thead th { background: #f3f3f3; }
 td.count, td.share, td.element-count, td.unexpected-count, td.unexpected-percent { text-align: right; white-space: nowrap; }
 table.expectations { width: 100%; table-layout: fixed; font-size: 0.9em; }
 table.expectations th, table.expectations td { padding: 0.3em 0.4em; }
-col.words { width: 20%; } col.definition { width: 21%; } col.severity, col.outcome { width: 7%; }
-col.element-count, col.unexpected-count, col.unexpected-percent { width: 7.5%; } col.unexpected-values { width: 13%; }
-col.note { width: 9.5%; }
+col.words { width: 17%; } col.definition { width: 19%; } col.severity, col.outcome, col.unexpected-count, col.unexpected-percent { width: 8%; }
+col.element-count { width: 7%; } col.unexpected-values { width: 15%; } col.note { width: 10%; }
+table.expectations thead th { font-size: 0.85em; overflow-wrap: normal; }
 table.expectations td.element-count, table.expectations td.unexpected-count, table.expectations td.unexpected-percent { white-space: normal; }
 code { background: #f6f6f6; padding: 0 0.2em; white-space: pre-wrap; overflow-wrap: anywhere; }
 code.unexpected-value { display: inline-block; max-width: 100%; margin: 0 0.3em 0.2em 0; }
@@ -338,8 +338,8 @@ $accounting
 <table class="expectations">
 <colgroup><col class="words"><col class="definition"><col class="severity"><col class="outcome"><col class="element-count">
 <col class="unexpected-count"><col class="unexpected-percent"><col class="unexpected-values"><col class="note"></colgroup>
-<thead><tr><th>Expectation</th><th>As configured</th><th>Severity</th><th>Outcome</th><th>Rows</th><th>Unexpected</th>
-<th>Unexpected %</th><th>Unexpected values (sample)</th><th>Observed / error</th></tr></thead>
+<thead><tr><th>Expectation</th><th>As configured</th><th>Severity</th><th>Outcome</th><th>Rows</th><th>Failing</th>
+<th>Failing %</th><th>Failing values (sample)</th><th>Observed / error</th></tr></thead>
 <tbody>
 $expectations
 </tbody>
