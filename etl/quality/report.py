@@ -177,7 +177,7 @@ def _accounting(target: str, rows: RunRows) -> str:
     )
     share = "% of read" if account else "% of rows"
     return (
-        f'<table class="accounting">\n<thead><tr><th>Rows</th><th>Count</th><th>{share}</th></tr></thead>\n'
+        f'<table class="accounting">\n<thead><tr><th>What became of the rows</th><th>Rows</th><th>{share}</th></tr></thead>\n'
         f"<tbody>\n{body}\n</tbody>\n</table>\n{note}"
     )
 
