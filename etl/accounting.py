@@ -7,12 +7,15 @@ it writes anything, that
 
 A transform that loses rows without naming why (an inner join, a filter not written with drop_where)
 or multiplies them (a join on a key that is not unique) breaks the equation, and the run fails.
+
+The run stores its counts (RunRows) beside its validation results, so that the report shows them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,48 @@ def failure_line(accounts: list[Account]) -> str:
         + "; ".join(unbalanced)
         + " (a transform that removes rows must name the rule with etl.transform.rules.drop_where)"
     )
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    read: int  # every line read, malformed ones too
+    malformed: int | None = None  # None: not counted for this run (no malformed lines kept, or a source of the days before)
+
+
+@dataclass(frozen=True)
+class TargetRows:
+    loaded: int
+    quarantined: int  # rows failing one quarantine rule or more
+    quarantined_by: Mapping[str, int] = field(default_factory=dict)  # per rule, the transform's and the suite's (a row may fail several)
+    dropped: Mapping[str, int] = field(default_factory=dict)  # per business rule
+    rows_from: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """What became of a run's rows: read per source, loaded, quarantined and dropped per target."""
+
+    sources: Mapping[str, SourceRows]
+    targets: Mapping[str, TargetRows]
+
+    def account(self, target: str) -> Account | None:
+        """The equation of a target with rows_from; None for the others."""
+        rows = self.targets[target]
+        if rows.rows_from is None:
+            return None
+        source = self.sources.get(rows.rows_from, SourceRows(0))
+        return Account(target, rows.rows_from, source.read, source.malformed or 0, rows.loaded, rows.quarantined, rows.dropped)
+
+    def accounts(self) -> list[Account]:
+        return [account for account in map(self.account, self.targets) if account]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRows:
+        stored = json.loads(text)
+        return cls(
+            sources={name: SourceRows(**rows) for name, rows in stored["sources"].items()},
+            targets={name: TargetRows(**rows) for name, rows in stored["targets"].items()},
+        )

@@ -1,11 +1,13 @@
 """The validation report: one self-contained HTML page per run, next to Great Expectations' JSON results.
 
-    <dq>/<job>/run_date=D/<run_id>/<target>.json    Great Expectations' result, one per validated target
-    <dq>/<job>/run_date=D/<run_id>/report.html      this page: every target and expectation of the run
+    <dq>/<job>/run_date=D/<run_id>/<target>.json          Great Expectations' result, one per validated target
+    <dq>/<job>/run_date=D/<run_id>/row-accounting.json    what became of the run's rows (etl.accounting.RunRows)
+    <dq>/<job>/run_date=D/<run_id>/report.html            this page: every target, its rows and its expectations
 
 The page is computed from the stored JSON alone (plus what the run folder's path and the job's config
 say), so `etl report` can render it for a run that has JSON but no page (a run from before reports
-existed, or one whose page could not be written) and both give the same page. It holds no scripts,
+existed, or one whose page could not be written) and both give the same page. A run from before the
+row accounting was stored gets a page without it, which says so. It holds no scripts,
 no external CSS and no links: it opens from a local disk, an S3 download or an email attachment
 alike. Every value is HTML-escaped, because values come from the data.
 """
@@ -24,18 +26,24 @@ from typing import Any, Protocol
 
 from pyspark.sql import SparkSession
 
+from etl.accounting import RunRows
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
 from etl.errors import EtlError
 from etl.quality.suite import GE_SEVERITY
 from etl.quality.validate import ValidationResult, outcome_of, overall_status
+from etl.quality.wording import plain_words
 from etl.spark_internals import fs
 from etl.zones import Zones, join, local_path
 
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
+ROWS_NAME = "row-accounting.json"  # not a target's name: those are identifiers
 SAMPLE_SIZE = 5  # unexpected values shown per expectation (Great Expectations keeps up to 20)
+SHOWN_CHARACTERS = 40  # of a value (a sample, an argument) before it is cut; the title holds all of it
+WORDS_CHARACTERS = 160  # of an expectation in words
+NOTE_CHARACTERS = 120  # of an observed value or an error
 _OUR_SEVERITY = {ge: ours for ours, ge in GE_SEVERITY.items()}
 
 
@@ -54,15 +62,18 @@ class RunInfo:
 # --- the page ---------------------------------------------------------------------------------------
 
 
-def render_report(run: RunInfo, results: Mapping[str, Mapping[str, Any]]) -> str:
-    """The page of one run: `results` maps each target to its Great Expectations result (the stored JSON, parsed)."""
+def render_report(run: RunInfo, results: Mapping[str, Mapping[str, Any]], rows: RunRows | None = None) -> str:
+    """The page of one run: `results` maps each target to its Great Expectations result (the stored JSON,
+    parsed), `rows` says what became of the run's rows (None: not stored, a run from before it was)."""
     judged = {target: judge(target, result) for target, result in results.items()}
     status = overall_status(judged.values())
+    targets = [*(rows.targets if rows else []), *(target for target in results if not rows or target not in rows.targets)]
     return PAGE.substitute(
         title=_e(f"Validation report: {run.job}, run date {run.run_date} ({status})"),
         status=_e(status),
         summary=_summary(run, status),
-        targets="\n".join(_target(target, results[target], judged[target], run.tables.get(target)) for target in results),
+        sources=_sources(rows),
+        targets="\n".join(_target(target, results.get(target), judged.get(target), run.tables.get(target), rows) for target in targets),
         ge_version=_e(_ge_version(results)),
     )
 
@@ -91,19 +102,83 @@ def _summary(run: RunInfo, status: str) -> str:
     return "\n".join(f'<tr><th>{label}</th><td id="{key}">{value}</td></tr>' for key, label, value in rows)
 
 
-def _target(target: str, result: Mapping[str, Any], judged: ValidationResult, table: str | None) -> str:
+def _sources(rows: RunRows | None) -> str:
+    """The rows read per source, or why the page cannot say what became of the rows."""
+    if rows is None:
+        return (
+            '<p id="no-accounting" class="na">This run stored no row accounting (runs before it was stored beside the results):'
+            " its rows read, loaded, quarantined and dropped are in the audit table etl_audit.job_runs.</p>"
+        )
+    lines = "\n".join(
+        f'<tr data-source="{_e(name)}"><td class="source">{_e(name)}</td><td class="count">{_count(source.read)}</td>'
+        f'<td class="count">{_count(source.malformed)}</td></tr>'
+        for name, source in rows.sources.items()
+    )
+    return (
+        '<h2>Rows read</h2>\n<table id="sources">\n<thead><tr><th>Source</th><th>Rows read</th>'
+        "<th>Malformed (kept raw in quarantine)</th></tr></thead>\n"
+        f"<tbody>\n{lines}\n</tbody>\n</table>"
+    )
+
+
+def _target(target: str, result: Mapping[str, Any] | None, judged: ValidationResult | None, table: str | None, rows: RunRows | None) -> str:
+    shown_table = _e(table) if table else '<span class="na">unknown</span>'
+    accounting = _accounting(target, rows) if rows and target in rows.targets else ""
+    if result is None or judged is None:
+        return NO_SUITE.substitute(target=_e(target), table=shown_table, accounting=accounting)
     stats = result.get("statistics") or {}
-    items = result.get("results", [])
-    rows = _first([(item.get("result") or {}).get("element_count") for item in items])
+    items = sorted(result.get("results", []), key=_rank)  # failed first, then warnings, then met
+    validated = _first([(item.get("result") or {}).get("element_count") for item in items])
     return TARGET.substitute(
         target=_e(target),
         suite=_e(judged.suite),
         status=_e(judged.status),
-        table=_e(table) if table else '<span class="na">unknown</span>',
-        rows=_e(_count(rows)),
-        met=_e(_count(stats.get("successful_expectations"))),
-        evaluated=_e(_count(stats.get("evaluated_expectations", len(items)))),
+        table=shown_table,
+        rows=_count(validated),
+        met=_count(stats.get("successful_expectations")),
+        evaluated=_count(stats.get("evaluated_expectations", len(items))),
+        accounting=accounting,
         expectations="\n".join(_expectation(item) for item in items),
+    )
+
+
+def _rank(item: Mapping[str, Any]) -> int:
+    """0 failed (severity error), 1 failed otherwise (a warning; rows held back), 2 met."""
+    if item.get("success"):
+        return 2
+    return 0 if _severity(item.get("expectation_config") or {}) == "error" else 1
+
+
+def _severity(config: Mapping[str, Any]) -> str:
+    ge_severity = str(config.get("severity"))
+    return str((config.get("meta") or {}).get("severity") or _OUR_SEVERITY.get(ge_severity, ge_severity))
+
+
+def _accounting(target: str, rows: RunRows) -> str:
+    """What became of the target's rows: with rows_from, read = malformed + loaded + quarantined + dropped
+    per rule (the run's equation, as the audit table holds it); otherwise loaded, quarantined, dropped."""
+    counts = rows.targets[target]
+    account = rows.account(target)
+    lines: list[tuple[str, str, str, int]] = []  # (class, rule, what, rows)
+    if account:
+        lines += [("read", "", f"read from {account.source}", account.read), ("malformed", "", "malformed", account.malformed)]
+    lines += [("loaded", "", "loaded", counts.loaded), ("quarantined", "", "quarantined", counts.quarantined)]
+    lines += [("quarantined-by", rule, f"by rule {rule}", found) for rule, found in counts.quarantined_by.items()]
+    lines += [("dropped", rule, f"dropped by rule {rule}", found) for rule, found in counts.dropped.items()]
+    if account:
+        whole, note = account.read, f'<p class="equation"><code>{_e(account.equation())}</code></p>'
+    else:
+        whole = counts.loaded + counts.quarantined + sum(counts.dropped.values())
+        note = "<p class=\"na\">No rows_from: the run does not check this target's rows against a source's.</p>"
+    body = "\n".join(
+        f'<tr class="{kind}"{f" data-rule={_q(rule)}" if rule else ""}><td class="what">{_e(what)}</td>'
+        f'<td class="count">{_count(found)}</td><td class="share">{_e(_percent(100 * found / whole if whole else None))}</td></tr>'
+        for kind, rule, what, found in lines
+    )
+    share = "% of read" if account else "% of rows"
+    return (
+        f'<table class="accounting">\n<thead><tr><th>What became of the rows</th><th>Rows</th><th>{share}</th></tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody>\n</table>\n{note}"
     )
 
 
@@ -113,29 +188,61 @@ def _expectation(item: Mapping[str, Any]) -> str:
     raised = item.get("exception_info") or {}
     kwargs = {k: v for k, v in (config.get("kwargs") or {}).items() if k != "batch_id"}
     outcome = "passed" if item.get("success") else "failed"
-    ge_severity = str(config.get("severity"))
-    severity = (config.get("meta") or {}).get("severity") or _OUR_SEVERITY.get(ge_severity, ge_severity)
+    severity = _severity(config)
     if raised.get("raised_exception"):
-        note = f"error: {raised.get('exception_message')}"
+        note = _cut(f"error: {raised.get('exception_message')}", NOTE_CHARACTERS)
     else:
-        note = f"observed: {_text(details['observed_value'])}" if "observed_value" in details else ""
-    sample = "".join(
-        f'<code class="unexpected-value">{_e(_text(v))}</code>' for v in (details.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]
+        note = _cut(f"observed: {_text(details['observed_value'])}", NOTE_CHARACTERS) if "observed_value" in details else ""
+    sample = "".join(_sample(value) for value in (details.get("partial_unexpected_list") or [])[:SAMPLE_SIZE])
+    definition = f'<code class="type">{_e(config.get("type"))}</code>' + "".join(
+        f'<span class="kwarg">{_e(k)}={_cut(_text(v), SHOWN_CHARACTERS)}</span>' for k, v in kwargs.items()
     )
     cells = [
-        ("type", _e(config.get("type"))),
-        ("kwargs", "".join(f'<span class="kwarg">{_e(k)}={_e(_text(v))}</span>' for k, v in kwargs.items())),
+        ("words", _cut(plain_words(str(config.get("type")), kwargs), WORDS_CHARACTERS)),
+        ("definition", definition),
         ("severity", _e(severity)),
         ("outcome", _e(outcome)),
-        ("element-count", _e(_count(details.get("element_count")))),
-        ("unexpected-count", _e(_count(details.get("unexpected_count")))),
+        ("element-count", _count(details.get("element_count"))),
+        ("unexpected-count", _count(details.get("unexpected_count"))),
         ("unexpected-percent", _e(_percent(details.get("unexpected_percent")))),
         ("unexpected-values", sample),
-        ("note", _e(note)),
+        ("note", note),
     ]
     tds = "".join(f'<td class="{name}">{value}</td>' for name, value in cells)
     attributes = f'data-expectation="{_e(config.get("type"))}" data-kwargs="{_e(json.dumps(kwargs, sort_keys=True, default=str))}"'
     return f'<tr class="expectation {outcome} severity-{_e(severity)}" {attributes}>{tds}</tr>'
+
+
+def _sample(value: Any) -> str:
+    """One unexpected value, readable: null as null, an empty string as (empty), whitespace made visible,
+    a long value cut with an ellipsis; the value itself in the title whenever the text shown differs."""
+    if value is None:
+        return '<code class="unexpected-value null">null</code>'
+    if value == "":
+        return '<code class="unexpected-value empty" title="an empty string">(empty)</code>'
+    return f'<code class="unexpected-value">{_cut(_text(value), SHOWN_CHARACTERS, visible=True)}</code>'
+
+
+def _cut(text: str, most: int, visible: bool = False) -> str:
+    """The text escaped, whitespace made visible if asked, cut to `most` characters with an ellipsis;
+    wrapped in a span whose title holds the whole text when the text shown is not the text."""
+    shown = _visible_whitespace(text) if visible else text
+    if len(shown) > most:
+        shown = shown[: most - 1] + "…"
+    return _e(shown) if shown == text else f'<span class="cut" title="{_e(text)}">{_e(shown)}</span>'
+
+
+_WHITESPACE = {"\t": "⇥", "\n": "↵", "\r": "␍", "\u00a0": "⍽"}
+_SPACE = "␣"
+
+
+def _visible_whitespace(text: str) -> str:
+    """Tabs, line breaks and non-breaking spaces as signs wherever they are, spaces at either end as ␣,
+    other invisible characters as \\uXXXX: "  a\tb " -> "␣␣a⇥b␣"."""
+    inner = text.strip(" ")
+    start = len(text) - len(text.lstrip(" "))
+    shown = "".join(_WHITESPACE.get(c, f"\\u{ord(c):04x}" if not c.isprintable() and c != " " else c) for c in inner)
+    return _SPACE * start + shown + _SPACE * (len(text) - start - len(inner)) if inner else _SPACE * len(text)
 
 
 def _ge_version(results: Mapping[str, Mapping[str, Any]]) -> str:
@@ -148,13 +255,18 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _q(value: str) -> str:
+    return f'"{_e(value)}"'
+
+
 def _text(value: Any) -> str:
     """Strings as they are, everything else (numbers, lists, null, a compound key's dict) as JSON."""
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
 def _count(value: Any) -> str:
-    return "—" if value is None else str(value)
+    """12,349: counts with thousands separators; — for none."""
+    return "—" if value is None else f"{int(value):,}"
 
 
 def _percent(value: Any) -> str:
@@ -172,26 +284,37 @@ def _first(values: Sequence[Any]) -> Any:
 
 
 # A small template; $-placeholders are filled with escaped text only. No scripts, no external resources.
+# The tables take the page's width and wrap long values inside their cells: no scrolling sideways.
 PAGE = Template("""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>$title</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; overflow-wrap: anywhere; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 thead th { background: #f3f3f3; }
-td.element-count, td.unexpected-count, td.unexpected-percent { text-align: right; }
-code { background: #f6f6f6; padding: 0 0.2em; white-space: pre-wrap; }
-code.unexpected-value { margin-right: 0.3em; }
-span.kwarg { display: block; }
+td.count, td.share, td.element-count, td.unexpected-count, td.unexpected-percent { text-align: right; white-space: nowrap; }
+table.expectations { width: 100%; table-layout: fixed; font-size: 0.9em; }
+table.expectations th, table.expectations td { padding: 0.3em 0.4em; }
+col.words { width: 17%; } col.definition { width: 19%; } col.severity, col.outcome, col.unexpected-count, col.unexpected-percent { width: 8%; }
+col.element-count { width: 7%; } col.unexpected-values { width: 15%; } col.note { width: 10%; }
+table.expectations thead th { font-size: 0.85em; overflow-wrap: normal; }
+table.expectations td.element-count, table.expectations td.unexpected-count, table.expectations td.unexpected-percent { white-space: normal; }
+code { background: #f6f6f6; padding: 0 0.2em; white-space: pre-wrap; overflow-wrap: anywhere; }
+code.unexpected-value { display: inline-block; max-width: 100%; margin: 0 0.3em 0.2em 0; }
+code.unexpected-value.null, code.unexpected-value.empty { color: #888; font-style: italic; }
+span.kwarg { display: block; font-family: monospace; font-size: 0.9em; }
+span.cut { cursor: help; }
+tr.quarantined-by td.what { padding-left: 2em; }
 .status { font-weight: bold; text-transform: uppercase; }
 .status.passed, tr.passed td.outcome { color: #1a7f37; }
-.status.warned, tr.failed.severity-warn td.outcome { color: #9a6700; }
+.status.warned, tr.failed.severity-warn td.outcome, tr.failed.severity-quarantine td.outcome { color: #9a6700; }
 .status.failed, tr.failed.severity-error td.outcome { color: #cf222e; }
 tr.failed.severity-error { background: #ffebe9; }
-tr.failed.severity-warn { background: #fff8c5; }
+tr.failed.severity-warn, tr.failed.severity-quarantine { background: #fff8c5; }
 .na { color: #888; }
 footer { color: #888; font-size: 0.9em; }
 </style>
@@ -201,6 +324,7 @@ footer { color: #888; font-size: 0.9em; }
 <table id="run">
 $summary
 </table>
+$sources
 $targets
 <footer>Great Expectations $ge_version. Results: the .json files next to this page.</footer>
 </body>
@@ -209,14 +333,23 @@ $targets
 
 TARGET = Template("""<section class="target" id="target-$target" data-target="$target" data-suite="$suite" data-status="$status">
 <h2>$target <span class="status $status">$status</span></h2>
-<p>Table <code class="table">$table</code>, suite <code class="suite">$suite</code>: $rows rows, $met of $evaluated expectations met.</p>
+<p>Table <code class="table">$table</code>, suite <code class="suite">$suite</code>: $rows rows validated, $met of $evaluated expectations met.</p>
+$accounting
 <table class="expectations">
-<thead><tr><th>Expectation</th><th>Arguments</th><th>Severity</th><th>Outcome</th><th>Rows</th><th>Unexpected</th>
-<th>Unexpected %</th><th>Unexpected values (sample)</th><th>Observed / error</th></tr></thead>
+<colgroup><col class="words"><col class="definition"><col class="severity"><col class="outcome"><col class="element-count">
+<col class="unexpected-count"><col class="unexpected-percent"><col class="unexpected-values"><col class="note"></colgroup>
+<thead><tr><th>Expectation</th><th>As configured</th><th>Severity</th><th>Outcome</th><th>Rows</th><th>Failing</th>
+<th>Failing %</th><th>Failing values (sample)</th><th>Observed / error</th></tr></thead>
 <tbody>
 $expectations
 </tbody>
 </table>
+</section>""")
+
+NO_SUITE = Template("""<section class="target" id="target-$target" data-target="$target" data-suite="" data-status="skipped">
+<h2>$target</h2>
+<p>Table <code class="table">$table</code>: no expectation suite.</p>
+$accounting
 </section>""")
 
 
@@ -228,14 +361,21 @@ def day_uri(zones: Zones, job: str, run_date: date | str) -> str:
     return zones.uri("dq", job, f"run_date={run_date}")
 
 
-def write_report(spark: SparkSession, ctx: RunContext, config: JobConfig, results: Sequence[ValidationResult]) -> str | None:
+def run_folder(ctx: RunContext) -> str:
+    """<dq>/<job>/run_date=D/<run_id>: the run's results, row accounting and page."""
+    return join(day_uri(ctx.zones, ctx.job, ctx.run_date), ctx.run_id)
+
+
+def write_report(
+    spark: SparkSession, ctx: RunContext, config: JobConfig, results: Sequence[ValidationResult], rows: RunRows | None
+) -> str | None:
     """The job's page, next to its JSON; returns its URI. A page that cannot be written does not fail
     the load (None): the JSON is the record, and `etl report` renders the page from it."""
-    uri = join(day_uri(ctx.zones, ctx.job, ctx.run_date), ctx.run_id, REPORT_NAME)
+    uri = join(run_folder(ctx), REPORT_NAME)
     try:
         run = RunInfo(ctx.job, ctx.run_id, str(ctx.run_date), ctx.env, str(ctx.window), _tables(config))
         stored = {result.target: json.loads(result.to_json()) for result in results}  # as the JSON files hold it: the same page either way
-        fs.write_text(spark, uri, render_report(run, stored))
+        fs.write_text(spark, uri, render_report(run, stored, rows))
         return uri
     except Exception as error:
         log.error("could not write the validation report %s: %s: %s", uri, type(error).__name__, error)
@@ -308,19 +448,21 @@ def locate_report(store: Store, config: JobConfig, env: EnvConfig, run_date: dat
         names = store.files(folder)
         if REPORT_NAME in names:
             return join(folder, REPORT_NAME)
-        stored = [name for name in names if name.endswith(".json")]
+        stored = [name for name in names if name.endswith(".json") and name != ROWS_NAME]
         if stored:
-            return _render_stored(store, folder, stored, RunInfo(config.name, run_id, str(run_date), env.name, tables=_tables(config)))
+            run = RunInfo(config.name, run_id, str(run_date), env.name, tables=_tables(config))
+            return _render_stored(store, folder, stored, run, with_rows=ROWS_NAME in names)
     raise EtlError(f"no validation report for {config.name} on {run_date} under {day}")
 
 
-def _render_stored(store: Store, folder: str, names: list[str], run: RunInfo) -> str:
+def _render_stored(store: Store, folder: str, names: list[str], run: RunInfo, with_rows: bool) -> str:
     """Render and store the page of a run from its JSON files, targets in the job's order."""
     targets = {name.removesuffix(".json"): name for name in names}
     order = [t for t in run.tables if t in targets] + sorted(t for t in targets if t not in run.tables)
     results = {target: json.loads(store.read_text(join(folder, targets[target]))) for target in order}
+    rows = RunRows.from_json(store.read_text(join(folder, ROWS_NAME))) if with_rows else None
     uri = join(folder, REPORT_NAME)
-    store.write_text(uri, render_report(run, results))
+    store.write_text(uri, render_report(run, results, rows))
     return uri
 
 

@@ -38,7 +38,7 @@ from etl.quality.routing import Rule, Tally, counters, mark, quarantine_rules, r
 from etl.quality.validate import import_in_background, overall_status
 from etl.run import observed as observe
 from etl.run.audited import audited, sweep_tables
-from etl.run.checks import account, check_volumes, require_unique_merge_keys
+from etl.run.checks import account, check_volumes, require_unique_merge_keys, run_rows
 from etl.run.load import write_quarantine
 from etl.run.transformed import derived, transformed
 from etl.run.validation import failure_line, validate
@@ -100,11 +100,12 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
             }
             record.rows_quarantined = {name: t.quarantined for name, t in tallies.items() if t.per_rule}
             record.rows_dropped = {f"{name}.{rule}": rows for name, t in tallies.items() for rule, rows in t.dropped.items()}
-            account(config, record, tallies)
+            rows = run_rows(config, record, tallies)
+            account(record, rows)
             check_volumes(spark, config, ctx, record.rows_read)
             require_unique_merge_keys(config, loaded)
 
-            validations, report = validate(spark, config, ctx, suites, staged, tallies, rules, checks)
+            validations, report = validate(spark, config, ctx, suites, staged, tallies, rules, checks, rows)
             record.validation = overall_status(validations)
             failed = [v for v in validations if v.status == "failed"]
             if failed:

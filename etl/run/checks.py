@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from etl.accounting import Account
+from etl.accounting import RunRows, SourceRows, TargetRows
 from etl.accounting import failure_line as accounting_failure
 from etl.config.models import JobConfig
 from etl.context import RunContext
@@ -18,21 +18,20 @@ from etl.state.volume import earlier_rates
 from etl.state.volume import judge as judge_volume
 
 
-def account(config: JobConfig, record: audit.RunRecord, tallies: Mapping[str, Tally]) -> None:
+def run_rows(config: JobConfig, record: audit.RunRecord, tallies: Mapping[str, Tally]) -> RunRows:
+    """The run's counts as the report shows them (the record's, with each target's rows_from and rules)."""
+    return RunRows(
+        sources={name: SourceRows(read, record.rows_malformed.get(name)) for name, read in record.rows_read.items()},
+        targets={
+            name: TargetRows(tally.loaded, tally.quarantined, tally.per_rule, tally.dropped, config.targets[name].rows_from)
+            for name, tally in tallies.items()
+        },
+    )
+
+
+def account(record: audit.RunRecord, rows: RunRows) -> None:
     """The row-accounting invariant of every target with rows_from; recorded, and fatal when broken."""
-    accounts = [
-        Account(
-            target=name,
-            source=target.rows_from,
-            read=record.rows_read.get(target.rows_from, 0),
-            malformed=record.rows_malformed.get(target.rows_from, 0),
-            loaded=tallies[name].loaded,
-            quarantined=tallies[name].quarantined,
-            dropped=tallies[name].dropped,
-        )
-        for name, target in config.targets.items()
-        if target.rows_from
-    ]
+    accounts = rows.accounts()
     if not accounts:
         return
     record.accounting = "; ".join(account.equation() for account in accounts)

@@ -7,6 +7,7 @@ clickstream run again. Expected values: the raw gzip logs parsed in plain Python
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from tests.integration.expected import (
     expected_facts,
     fact_keys,
 )
+from tests.report_page import Page, parse
 
 pytestmark = pytest.mark.integration
 
@@ -130,6 +132,51 @@ def test_every_line_is_loaded_quarantined_or_dropped_by_a_named_rule(lake: Night
     # the malformed lines, raw, in the source's quarantine table: those of the last day once (not again as
     # the context of a later run)
     assert lake.held is not None and len(lake.held) == logs.malformed[LAST]
+
+
+def report_page(lake: Lake, run_date: str) -> Page:
+    """The validation report of the first clickstream run of that date (the pipeline's), as the run wrote it."""
+    day = lake.root / "dq" / "clickstream_sessions" / f"run_date={run_date}"
+    first = sorted(folder for folder in day.iterdir() if folder.is_dir())[0]
+    return parse((first / "report.html").read_text())
+
+
+def test_the_report_shows_every_lines_fate_as_the_logs_give_it(lake: Nights, logs: Logs) -> None:
+    for run_date, days, earlier in ((MIDDLE, (FIRST, MIDDLE), ()), (LAST, (LAST,), (FIRST, MIDDLE))):
+        page = report_page(lake, run_date)
+
+        def total(counter: Counter[str], days: tuple[str, ...] = days) -> int:
+            return sum(counter[day] for day in days)
+
+        lines, malformed, pageviews = total(logs.lines), total(logs.malformed), sum(1 for view in logs.views if view.day in days)
+        # earlier_logs: the days before the window, read whole for the sessions crossing midnight; their
+        # malformed lines were counted by their own day's run
+        assert page.sources == [["access_logs", f"{lines:,}", f"{malformed:,}"], ["earlier_logs", f"{total(logs.lines, earlier):,}", "—"]]
+        counts = [
+            ("read from access_logs", lines),
+            ("malformed", malformed),
+            ("loaded", pageviews),
+            ("quarantined", 0),
+            ("by rule total_not_an_amount", 0),  # the transform's rule: every purchase's total is an amount in the demo
+            ("dropped by rule bot_traffic", total(logs.bots)),
+            ("dropped by rule not_a_page_view", total(logs.not_page_views)),
+        ]
+        assert [(what, count) for what, count, _ in page.accounting["fact_pageviews"]] == [(what, f"{n:,}") for what, n in counts]
+        assert page.equations["fact_pageviews"] == (
+            f"fact_pageviews: {lines} read from access_logs = {malformed} malformed + {pageviews} loaded + 0 quarantined + "
+            f"{total(logs.bots) + total(logs.not_page_views)} dropped (bot_traffic {total(logs.bots)}, "
+            f"not_a_page_view {total(logs.not_page_views)})"
+        )
+    # the backfill's sessions and funnel rows: every session of its two days, five steps a day
+    page = report_page(lake, MIDDLE)
+    found = sessions([view for view in logs.views if view.day <= MIDDLE], TIMEOUT)
+    assert page.accounting["sessions"] == [
+        ("loaded", f"{len(found):,}", "100%"),
+        ("quarantined", "0", "0%"),
+        ("by rule total_not_an_amount", "0", "0%"),
+        ("by rule revenue_out_of_range", "0", "0%"),
+    ]
+    assert page.accounting["funnel_daily"] == [("loaded", "10", "100%"), ("quarantined", "0", "0%")]
 
 
 def test_a_failed_job_skips_the_jobs_that_need_it_and_the_others_still_run(lake: Nights) -> None:

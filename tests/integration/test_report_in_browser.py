@@ -2,7 +2,9 @@
 
 One run of two days of demo data, with a copy of conf/ whose fact_sales suite also expects quantity <= 10
 (severity warn, so the run goes on and loads): the page shows the project's own expectations met on
-correct data and that one failed, with the unexpected count DuckDB finds in the raw CSVs. One Spark run,
+correct data and that one failed, first, with the unexpected count DuckDB finds in the raw CSVs, and
+what became of each target's rows, counted by DuckDB too. At 1024 pixels wide the page, and one rendered
+from the same results with long values put in, fit the window: no scrolling sideways. One Spark run,
 not a clean one and an injected one: each costs about a minute here, and what a second would add (the
 newest of several runs is picked, the `passed` status) is covered in tests/unit/test_report.py.
 """
@@ -19,7 +21,10 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from etl.accounting import RunRows
+from etl.quality.report import RunInfo, render_report
 from tests.integration.conftest import REPO, Lake, query
+from tests.integration.expected import expected_aggregates, expected_dimension
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +42,7 @@ from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 
 FIRST, LAST = "1992-01-01", "1992-01-02"
 SUITES = ["fact_sales", "dim_customer", "agg_sales_daily"]  # conf/jobs/sales_warehouse.yaml's targets, each with its suite
+WIDTH = 1024  # pixels: a laptop's narrow window
 INJECTED = {"type": "expect_column_values_to_be_between", "kwargs": {"column": "quantity", "max_value": 10}, "severity": "warn"}
 
 
@@ -59,7 +65,7 @@ def report(lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> str:
 def browser() -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={WIDTH},768"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     yield driver
@@ -103,6 +109,7 @@ def test_report_prints_the_uri_of_the_runs_page_next_to_its_json(lake: Lake, rep
         "dim_customer.json",
         "fact_sales.json",
         "report.html",
+        "row-accounting.json",
     ]
 
 
@@ -146,7 +153,7 @@ def test_each_expectation_of_the_suites_is_met_on_correct_data(lake: Lake, repor
             "passed",
             "0",
             expectation["severity"],
-            str(lines),
+            f"{lines:,}",
         )
     for suite in SUITES[1:]:
         shown = expectation_rows(browser, suite)
@@ -160,8 +167,82 @@ def test_the_failed_expectation_shows_its_unexpected_count(lake: Lake, report: s
     lines, over_ten = lines_of_the_window(lake)
     assert 0 < over_ten < lines
     row = matching(expectation_rows(browser, "fact_sales"), INJECTED)
-    assert (row["outcome"], row["severity"], row["unexpected-count"], row["element-count"]) == ("failed", "warn", str(over_ten), str(lines))
-    failed = browser.find_element(By.CSS_SELECTOR, "section[data-target='fact_sales'] tr.expectation.failed")
+    assert (row["outcome"], row["severity"], row["unexpected-count"], row["element-count"]) == (
+        "failed",
+        "warn",
+        f"{over_ten:,}",
+        f"{lines:,}",
+    )
+    # first in its table, in plain words, the others (met) after it
+    [failed, *met] = browser.find_elements(By.CSS_SELECTOR, "section[data-target='fact_sales'] tr.expectation")
     assert failed.is_displayed()
-    assert failed.get_attribute("data-expectation") == INJECTED["type"]
+    assert (failed.get_attribute("data-expectation"), failed.get_attribute("class")) == (
+        INJECTED["type"],
+        "expectation failed severity-warn",
+    )
+    assert failed.find_element(By.CSS_SELECTOR, "td.words").text == "values of quantity at most 10"
+    assert {row.get_attribute("class") for row in met} == {"expectation passed severity-error", "expectation passed severity-warn"}
     assert len(failed.find_elements(By.CSS_SELECTOR, "td.unexpected-values code.unexpected-value")) == min(5, over_ten)  # a sample
+
+
+def accounting_of(browser: webdriver.Chrome, target: str) -> list[tuple[str, str]]:
+    rows = browser.find_elements(By.CSS_SELECTOR, f"section[data-target='{target}'] table.accounting tbody tr")
+    return [(row.find_element(By.CSS_SELECTOR, "td.what").text, row.find_element(By.CSS_SELECTOR, "td.count").text) for row in rows]
+
+
+def test_the_page_shows_what_became_of_each_targets_rows(lake: Lake, report: str, browser: webdriver.Chrome) -> None:
+    browser.get(report)
+    lines, _ = lines_of_the_window(lake)
+    [(orders,)] = query(f"SELECT count(*) FROM {lake.raw('orders', FIRST, LAST)}")
+    [(customers,)] = query(f"SELECT count(*) FROM {lake.raw('customer', FIRST, LAST)}")
+    sources = {
+        row.find_element(By.CSS_SELECTOR, "td.source").text: row.find_elements(By.CSS_SELECTOR, "td.count")[0].text
+        for row in browser.find_elements(By.CSS_SELECTOR, "table#sources tbody tr")
+    }
+    # the first run: the dimension it reads back is still empty
+    assert sources == {"orders": f"{orders:,}", "lineitem": f"{lines:,}", "customer": f"{customers:,}", "nation": "25", "region": "5",
+                       "dim_customer": "0"}  # fmt: skip
+    # every line read is loaded: the demo's extracts are clean, and the transform's quarantine rule holds back none
+    assert accounting_of(browser, "fact_sales") == [
+        ("read from lineitem", f"{lines:,}"),
+        ("malformed", "0"),
+        ("loaded", f"{lines:,}"),
+        ("quarantined", "0"),
+        ("by rule net_revenue_out_of_range", "0"),
+    ]
+    equation = browser.find_element(By.CSS_SELECTOR, "section[data-target='fact_sales'] p.equation").text
+    assert equation == f"fact_sales: {lines} read from lineitem = 0 malformed + {lines} loaded + 0 quarantined + 0 dropped"
+    # targets without rows_from: what was loaded (and quarantined: nothing, no rule)
+    assert accounting_of(browser, "dim_customer") == [("loaded", f"{len(expected_dimension(lake, FIRST, LAST)):,}"), ("quarantined", "0")]
+    assert accounting_of(browser, "agg_sales_daily") == [
+        ("loaded", f"{len(expected_aggregates(lake, FIRST, LAST)):,}"),
+        ("quarantined", "0"),
+    ]
+
+
+def fits_the_window(browser: webdriver.Chrome) -> bool:
+    """Whether nothing reaches past the window's right edge (the window WIDTH wide; the page's width is
+    less by the vertical scroll bar)."""
+    page, window = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert window == WIDTH
+    return bool(page <= window)
+
+
+def test_the_page_fits_a_narrow_window_even_with_long_values(lake: Lake, report: str, browser: webdriver.Chrome, tmp_path: Path) -> None:
+    browser.get(report)
+    assert fits_the_window(browser)
+    # the same results with long values in the failed expectation's sample and arguments, rendered as `etl report` would
+    folder = Path(urlparse(report).path).parent
+    results = {name: json.loads((folder / f"{name}.json").read_text()) for name in SUITES}
+    [injected] = [item for item in results["fact_sales"]["results"] if not item["success"]]
+    long = "a-long-value-with-no-space-" * 12
+    injected["result"]["partial_unexpected_list"] = [long, " padded\tvalue ", None, "x " * 200]
+    injected["expectation_config"]["kwargs"]["row_condition"] = "c" * 300
+    run = RunInfo("sales_warehouse", folder.name, LAST, "local", tables={"fact_sales": "warehouse.fact_sales"})
+    page = tmp_path / "report.html"
+    page.write_text(render_report(run, results, RunRows.from_json((folder / "row-accounting.json").read_text())))
+    browser.get(page.as_uri())
+    assert fits_the_window(browser)
+    shown = browser.find_elements(By.CSS_SELECTOR, "section[data-target='fact_sales'] tr.expectation.failed code.unexpected-value")
+    assert [value.text for value in shown] == ["a-long-value-with-no-space-a-long-value…", "␣padded⇥value␣", "null", ("x " * 20)[:39] + "…"]
+    assert shown[0].find_element(By.CSS_SELECTOR, "span").get_attribute("title") == long  # the whole value, on hovering

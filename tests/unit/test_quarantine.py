@@ -22,6 +22,7 @@ from etl.job import Job
 from etl.run import run_batch
 from etl.transform.rules import drop_where, quarantine_where
 from etl.zones import Zones, local_path
+from tests.report_page import Page, parse
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 D1 = date(2024, 6, 1)
@@ -171,6 +172,28 @@ def test_the_audit_row_accounts_for_every_row(spark: SparkSession, first_run) ->
     assert audit["accounting"] == "sold: 7 read from lines = 1 malformed + 2 loaded + 3 quarantined + 1 dropped (test_order 1)"
 
 
+def report_of(zones: Zones, ctx: RunContext) -> Page:
+    folder = local_path(zones.uri("dq", ctx.job, f"run_date={ctx.run_date}", ctx.run_id))
+    assert folder is not None
+    return parse((folder / "report.html").read_text())
+
+
+def test_the_report_shows_what_became_of_every_row(zones: Zones, first_run) -> None:  # type: ignore[no-untyped-def]
+    _, ctx, _ = first_run
+    page = report_of(zones, ctx)
+    assert page.sources == [["lines", "7", "1"]]
+    assert page.accounting["sold"] == [
+        ("read from lines", "7", "100%"),
+        ("malformed", "1", "14.29%"),
+        ("loaded", "2", "28.57%"),
+        ("quarantined", "3", "42.86%"),
+        ("by rule expect_column_values_to_not_be_null(sku)", "2", "28.57%"),  # lines 3 and 7
+        ("by rule qty_in_range", "2", "28.57%"),  # lines 2 and 7
+        ("dropped by rule test_order", "1", "14.29%"),
+    ]
+    assert page.equations["sold"] == "sold: 7 read from lines = 1 malformed + 2 loaded + 3 quarantined + 1 dropped (test_order 1)"
+
+
 def test_the_validation_result_counts_each_quarantine_rule(first_run) -> None:  # type: ignore[no-untyped-def]
     _, _, outcome = first_run
     [result] = outcome.validations
@@ -262,6 +285,17 @@ def test_a_value_the_transform_cannot_compute_quarantines_its_row_with_the_rules
     audit = audit_row(spark, ctx.run_id)
     assert (audit["status"], audit["rows_quarantined"], audit["rows_dropped"]) == ("succeeded", {"sold": 2}, {"sold.test_order": 1})
     assert audit["accounting"] == "sold: 4 read from lines = 0 malformed + 1 loaded + 2 quarantined + 1 dropped (test_order 1)"
+    # the transform's rule on the report, with the suite's
+    assert report_of(zones, ctx).accounting["sold"] == [
+        ("read from lines", "4", "100%"),
+        ("malformed", "0", "0%"),
+        ("loaded", "1", "25%"),
+        ("quarantined", "2", "50%"),
+        ("by rule amount_out_of_range", "2", "50%"),
+        ("by rule expect_column_values_to_not_be_null(sku)", "1", "25%"),
+        ("by rule qty_in_range", "0", "0%"),
+        ("dropped by rule test_order", "1", "25%"),
+    ]
 
 
 MERGE_YAML = """
