@@ -31,12 +31,12 @@ def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequenc
 
 
 def cut(text: str, room: int) -> str:
-    return text if len(text) <= room else text[: room - 1] + "…"
+    return text if len(text) <= room else text[: room - 1].rstrip() + "…"
 
 
 def cell(value: Any) -> str:
     """A query's value as one line of text: NULL for null, true/false, exact decimals, ISO dates and times,
-    maps and structs as `key=value, key=value` (nested ones in braces), arrays as `[a, b]`."""
+    maps (sorted by key) and structs as `key=value, key=value` (nested ones in braces), arrays as `[a, b]`."""
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -47,10 +47,10 @@ def cell(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
-    if hasattr(value, "asDict"):  # a struct arrives as a Row
-        value = value.asDict(recursive=False)
-    if isinstance(value, Mapping):
-        return ", ".join(f"{cell(key)}={_inner(item)}" for key, item in value.items())
+    if hasattr(value, "asDict"):  # a struct arrives as a Row: its fields in their order
+        return ", ".join(f"{key}={_inner(item)}" for key, item in value.asDict(recursive=False).items())
+    if isinstance(value, Mapping):  # a map's order does not survive the trip to Python: sorted by key
+        return ", ".join(f"{key}={_inner(item)}" for key, item in sorted((cell(key), item) for key, item in value.items()))
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_inner(item) for item in value) + "]"
     if isinstance(value, str):  # one line per row: control characters shown as escapes

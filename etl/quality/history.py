@@ -143,15 +143,15 @@ def _chart(
     key: str, title: str, unit: str, points: Sequence[tuple[date, float | int | None, str]], days: list[date], ticks: str = "{:,.0f}"
 ) -> str:
     """One chart as inline SVG in a <figure>: a point per run at its run date, coloured by status."""
-    svg = _svg(title, unit, [(d, float(v), s) for d, v, s in points if v is not None], days, ticks)
+    svg = _svg(key, title, unit, [(d, float(v), s) for d, v, s in points if v is not None], days, ticks)
     return (
         f'<figure class="chart" id="chart-{key}">\n{svg}\n'
         f"<figcaption>{_e(title)} ({_e(unit)}) by run date; red points: failed runs.</figcaption>\n</figure>"
     )
 
 
-def _svg(title: str, unit: str, points: Sequence[tuple[date, float, str]], days: list[date], ticks: str) -> str:
-    """`days`: the run dates of the page, sorted (the x axis of every chart)."""
+def _svg(key: str, title: str, unit: str, points: Sequence[tuple[date, float, str]], days: list[date], ticks: str) -> str:
+    """`days`: the run dates of the page, sorted (the x axis of every chart); the points in <g id="points-KEY">."""
     matplotlib = _matplotlib()
     from matplotlib.dates import date2num
     from matplotlib.figure import Figure
@@ -173,7 +173,7 @@ def _svg(title: str, unit: str, points: Sequence[tuple[date, float, str]], days:
         if points:
             at = [d for d, _, _ in points]
             axes.plot(at, [v for _, v, _ in points], color="#8c959f", linewidth=1, zorder=1)
-            axes.scatter(at, [v for _, v, _ in points], c=[COLORS.get(s, OTHER) for _, _, s in points], s=18, zorder=2)
+            axes.scatter(at, [v for _, v, _ in points], c=[COLORS.get(s, OTHER) for _, _, s in points], s=18, zorder=2, gid=f"points-{key}")
             axes.set_ylim(bottom=0, top=max(max(v for _, v, _ in points) * 1.1, 1))
         else:
             axes.text(0.5, 0.5, "no run counted this", ha="center", va="center", transform=axes.transAxes)
