@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from string import Template
 from typing import Any
 
@@ -186,11 +186,12 @@ def _svg(key: str, title: str, unit: str, points: Sequence[tuple[date, float, st
 
 
 def _ticks(days: list[date], most: int = 8) -> list[date]:
-    """Every run date, or `most` of them evenly spread (the first and last among them)."""
+    """Every run date, or, when there are more than `most`, evenly spaced days from the first."""
     if len(days) <= most:
         return days
-    step = (len(days) - 1) / (most - 1)
-    return [days[round(i * step)] for i in range(most)]
+    span = (days[-1] - days[0]).days
+    step = -(-span // (most - 1))  # rounded up
+    return [days[0] + timedelta(days=offset) for offset in range(0, span + 1, step)]
 
 
 def _matplotlib() -> Any:
