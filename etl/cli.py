@@ -336,9 +336,8 @@ def cmd_report(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 def _history(conf: ConfigDir, args: argparse.Namespace) -> int:
     from etl.quality.history import write_history
-    from etl.quality.report import HadoopStore, LocalStore
+    from etl.quality.report import store_for
     from etl.runs import read_runs
-    from etl.zones import local_path
 
     if args.run_date is not None:
         raise EtlError("--history shows every run date: give --history or --run-date, not both")
@@ -350,8 +349,7 @@ def _history(conf: ConfigDir, args: argparse.Namespace) -> int:
     if not runs:
         raise EtlError(f"no runs of {config.name} recorded yet in env {env.name}: nothing to show")
     zones = Zones.from_env(env)
-    store = LocalStore() if local_path(zones.dq) is not None else HadoopStore(spark)
-    print(write_history(store, zones, config.name, env.name, runs))
+    print(write_history(store_for(zones.dq, lambda: spark), zones, config.name, env.name, runs))
     return 0
 
 

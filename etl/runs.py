@@ -81,11 +81,17 @@ def duration(run: RunRecord) -> str:
 
 def totals(run: RunRecord) -> tuple[int, int, int, int] | None:
     """(read, loaded, quarantined, dropped) summed over sources / targets / rules, quarantined counting the
-    malformed lines too; None when the run counted nothing (it failed before reading)."""
+    malformed lines too; None when the run counted nothing (it failed before reading).
+
+    Read counts the run's own input: the sources whose malformed lines it counts (raw files of its window).
+    A source read as the context of earlier days, or a table read back, would count the same rows night
+    after night; they are in the JSON. A job that reads only tables: every source."""
     if not run.rows_read:
         return None
+    own = run.rows_malformed.keys() or run.rows_read.keys()
+    read = sum(run.rows_read.get(name, 0) for name in own)
     quarantined = sum(run.rows_malformed.values()) + sum(run.rows_quarantined.values())
-    return sum(run.rows_read.values()), sum(run.rows_written.values()), quarantined, sum(run.rows_dropped.values())
+    return read, sum(run.rows_written.values()), quarantined, sum(run.rows_dropped.values())
 
 
 def counts(run: RunRecord) -> list[str]:

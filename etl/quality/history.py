@@ -92,7 +92,9 @@ def render_history(job: str, env: str, runs: Sequence[RunRecord], reported: Coll
             days,
             "{:,.1f}" if in_minutes else "{:,.0f}",
         ),
-        _chart("rows-loaded", "Rows loaded", "rows", [(n.run_date, n.loaded, n.status) for n in oldest_first if n.loaded is not None], days),
+        _chart(
+            "rows-loaded", "Rows loaded", "rows", [(n.run_date, n.loaded, n.status) for n in oldest_first if n.loaded is not None], days
+        ),
         _chart(
             "quarantine-rate",
             "Quarantine rate",

@@ -130,7 +130,9 @@ def test_the_charts_are_drawn_with_their_axes_labelled(page: str, browser: webdr
 def test_the_runs_are_listed_newest_first_with_links_to_their_reports(page: str, browser: webdriver.Chrome) -> None:
     browser.get(page)
     rows = browser.find_elements(By.CSS_SELECTOR, "table#runs tbody tr")
-    assert [(row.find_element(By.CSS_SELECTOR, "td.run-date").text, row.find_element(By.CSS_SELECTOR, "td.status").text) for row in rows] == SHOWN
+    assert [
+        (row.find_element(By.CSS_SELECTOR, "td.run-date").text, row.find_element(By.CSS_SELECTOR, "td.status").text) for row in rows
+    ] == SHOWN
     assert [row.get_attribute("data-run-id") for row in rows] == [run.run_id for run in NEWEST_FIRST]
     assert rows[0].find_element(By.CSS_SELECTOR, "td.error").text == NO_INPUT  # whole, escaped: <sales_warehouse> shows as text
     assert [row.find_element(By.CSS_SELECTOR, "td.loaded").text for row in rows[:6]] == ["—", "6,300", "6,200", "6,100", "6,000", "0"]

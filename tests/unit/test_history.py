@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import sys
-from xml.etree import ElementTree
 from datetime import UTC, date, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -31,7 +31,7 @@ RUNS = [
     RunRecord("sales", "20260104T020000Z-aaaaaaaa", "local", date(1992, 1, 3), date(1992, 1, 3), at(4, 2), "failed", at(4, 2, 0, 12),
               validation="skipped", error=f"source orders: {SCRIPT} & more"),
     RunRecord("sales", "20260103T093000Z-bbbbbbbb", "local", date(1992, 1, 2), date(1992, 1, 2), at(3, 9, 30), "succeeded",
-              at(3, 9, 31, 5), rows_read={"lineitem": 6000, "orders": 1500}, rows_malformed={"lineitem": 3},
+              at(3, 9, 31, 5), rows_read={"lineitem": 6000, "orders": 1500}, rows_malformed={"lineitem": 3, "orders": 0},
               rows_written={"fact_sales": 5985, "agg": 15}, rows_quarantined={"fact_sales": 12}, validation="warned"),
     RunRecord("sales", "20260103T020000Z-cccccccc", "local", date(1992, 1, 2), date(1992, 1, 2), at(3, 2), "failed", at(3, 2, 0, 40),
               rows_read={"lineitem": 6000, "orders": 1500}, validation="failed", error="fact_sales: 1 expectation failed"),
@@ -74,7 +74,10 @@ def test_a_row_per_run_newest_first() -> None:
         '<td class="quarantine-rate">0.08%</td><td class="validation">passed</td><td class="error"></td>'
         f'<td class="report">{link("1992-01-01", "20260102T020000Z-dddddddd")}</td></tr>',
     ]
-    assert '<span id="summary">The last 4 runs, run dates 1992-01-01 to 1992-01-03: 2 failed, 2 succeeded. Newest: failed (1992-01-03).' in page
+    assert (
+        '<span id="summary">The last 4 runs, run dates 1992-01-01 to 1992-01-03: 2 failed, 2 succeeded. Newest: failed (1992-01-03).'
+        in page
+    )
     assert "<title>Run history: sales (local)</title>" in page
 
 

@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 
 from etl.cli import main
 from etl.context import DateWindow, RunContext
-from etl.runs import duration, read_runs, run_json, runs_table
+from etl.runs import duration, read_runs, run_json, runs_table, totals
 from etl.state import audit
 from etl.state.audit import RunRecord
 from etl.zones import Zones
@@ -33,13 +33,14 @@ FAILED = RunRecord(
 )  # fmt: skip
 BACKFILL = RunRecord(
     "clickstream_sessions", "20260102T020000Z-bbbbbbbb", "local", date(1992, 1, 2), date(1992, 1, 1), at(2, 2), "succeeded", at(2, 2, 1, 5),
-    rows_read={"access_logs": 12718}, rows_malformed={"access_logs": 22},
+    rows_read={"access_logs": 12718, "earlier_logs": 7000}, rows_malformed={"access_logs": 22},
     rows_written={"fact_pageviews": 356, "sessions": 120, "funnel_daily": 10},
     rows_dropped={"fact_pageviews.not_a_page_view": 12000, "fact_pageviews.bot_traffic": 340}, validation="passed",
 )  # fmt: skip
 LONG = RunRecord(
     "sales_warehouse", "20260101T020000Z-aaaaaaaa", "local", date(1992, 1, 1), date(1992, 1, 1), at(1, 2), "succeeded", at(1, 4, 3, 9),
-    rows_read={"lineitem": 1234567, "orders": 300000}, rows_malformed={"lineitem": 3}, rows_written={"fact_sales": 1234560},
+    rows_read={"lineitem": 1234567, "orders": 300000, "dim_customer": 5000}, rows_malformed={"lineitem": 3, "orders": 0},
+    rows_written={"fact_sales": 1234560},
     rows_quarantined={"fact_sales": 4}, validation="warned",
 )  # fmt: skip
 
@@ -74,6 +75,13 @@ def test_an_error_of_several_lines_is_one_line_in_the_table() -> None:
     assert line.endswith("  skipped     first second third")
 
 
+def test_rows_read_are_the_runs_own_input() -> None:
+    # the window's raw sources: not the context of earlier days (earlier_logs), not a table read back
+    # (dim_customer); a job reading only tables: all of them
+    kpis = replace(BACKFILL, rows_read={"fact_sales": 100, "sessions": 50}, rows_malformed={}, rows_dropped={})
+    assert [totals(run) for run in (BACKFILL, LONG, kpis)] == [(12718, 486, 22, 12340), (1234567 + 300000, 1234560, 7, 0), (150, 486, 0, 0)]
+
+
 def test_durations() -> None:
     def lasting(seconds: float) -> str:
         return duration(replace(FAILED, ended_at=datetime.fromtimestamp(FAILED.started_at.timestamp() + seconds, UTC)))
@@ -88,7 +96,8 @@ def test_json_holds_the_whole_row() -> None:
     assert run_json(BACKFILL) == (
         '{"job": "clickstream_sessions", "run_id": "20260102T020000Z-bbbbbbbb", "env": "local", "run_date": "1992-01-02", '
         '"window_start": "1992-01-01", "started_at": "2026-01-02T02:00:00+00:00", "status": "succeeded", '
-        '"ended_at": "2026-01-02T02:01:05+00:00", "rows_read": {"access_logs": 12718}, "rows_malformed": {"access_logs": 22}, '
+        '"ended_at": "2026-01-02T02:01:05+00:00", "rows_read": {"access_logs": 12718, "earlier_logs": 7000}, '
+        '"rows_malformed": {"access_logs": 22}, '
         '"rows_written": {"fact_pageviews": 356, "sessions": 120, "funnel_daily": 10}, "rows_quarantined": {}, '
         '"rows_dropped": {"fact_pageviews.not_a_page_view": 12000, "fact_pageviews.bot_traffic": 340}, "accounting": null, '
         '"validation": "passed", "error": null}'
@@ -146,11 +155,18 @@ def test_etl_runs_prints_the_table_and_json(  # type: ignore[no-untyped-def]
     assert json.loads(line) == {
         "job": "unit_runs_other", "run_id": "20990103T020000Z-00000003", "env": "local", "run_date": "1992-01-02",
         "window_start": "1992-01-01", "started_at": "2099-01-03T02:00:00+00:00", "status": "succeeded",
-        "ended_at": "2099-01-03T02:01:05+00:00", "rows_read": {"access_logs": 12718}, "rows_malformed": {"access_logs": 22},
+        "ended_at": "2099-01-03T02:01:05+00:00", "rows_read": {"access_logs": 12718, "earlier_logs": 7000},
+        "rows_malformed": {"access_logs": 22},
         "rows_written": {"fact_pageviews": 356, "sessions": 120, "funnel_daily": 10}, "rows_quarantined": {},
         "rows_dropped": {"fact_pageviews.not_a_page_view": 12000, "fact_pageviews.bot_traffic": 340}, "accounting": None,
         "validation": "passed", "error": None,
     }  # fmt: skip
+
+
+def last_line(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """stdout, and the last line on stderr (Spark may warn before it that the caller's session is reused)."""
+    out, err = capsys.readouterr()
+    return out, err.splitlines()[-1]
 
 
 def test_etl_runs_of_a_job_without_runs_says_so(  # type: ignore[no-untyped-def]
@@ -161,7 +177,7 @@ def test_etl_runs_of_a_job_without_runs_says_so(  # type: ignore[no-untyped-def]
     shutil.copytree(REPO_CONF, conf)
     shutil.copy(conf / "jobs" / "sales_warehouse.yaml", conf / "jobs" / "never_ran.yaml")
     assert main(["--conf-dir", str(conf), "runs", "never_ran", "--env", "test"]) == 0
-    assert capsys.readouterr() == ("", "no runs of never_ran recorded yet in env test\n")
+    assert last_line(capsys) == ("", "no runs of never_ran recorded yet in env test")
 
 
 def test_etl_runs_of_an_unknown_job_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,3 +186,22 @@ def test_etl_runs_of_an_unknown_job_names_the_known_ones(capsys: pytest.CaptureF
         "",
         "etl: error: conf/jobs/sales_warehous.yaml: not found (known: clickstream_sessions, daily_kpis, iot_telemetry, sales_warehouse)\n",
     )
+
+
+def test_before_any_run_one_line_says_so(  # type: ignore[no-untyped-def]
+    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ETL_LAKE_ROOT", str(tmp_path))
+    monkeypatch.setattr("etl.runs.AUDIT_TABLE", "etl_audit.no_such_table")
+    assert main(["--conf-dir", str(REPO_CONF), "runs", "--env", "test"]) == 0
+    assert last_line(capsys) == ("", "no runs recorded yet in env test")
+    assert main(["--conf-dir", str(REPO_CONF), "report", "sales_warehouse", "--env", "test", "--history"]) == 1
+    assert last_line(capsys) == ("", "etl: error: no runs of sales_warehouse recorded yet in env test: nothing to show")
+    assert not (tmp_path / "dq").exists()
+
+
+def test_report_needs_a_run_date_or_history(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--conf-dir", str(REPO_CONF), "report", "sales_warehouse", "--env", "test"]) == 1
+    assert capsys.readouterr().err == "etl: error: give --run-date D (the run's report), or --history (the job's run-history page)\n"
+    assert main(["--conf-dir", str(REPO_CONF), "report", "sales_warehouse", "--history", "--run-date", "1992-01-01"]) == 1
+    assert capsys.readouterr().err == "etl: error: --history shows every run date: give --history or --run-date, not both\n"
