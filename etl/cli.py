@@ -270,8 +270,8 @@ def _print_table(frame: Any) -> None:
 
     rows = frame.take(TABLE_ROWS + 1)
     shown = rows[:TABLE_ROWS]
-    numbers = [i for i in range(len(frame.columns)) if any(is_number(row[i]) for row in shown)]
-    numbers = [i for i in numbers if all(row[i] is None or is_number(row[i]) for row in shown)]
+    values = [[row[i] for row in shown] for i in range(len(frame.columns))]
+    numbers = [i for i, column in enumerate(values) if any(map(is_number, column)) and all(v is None or is_number(v) for v in column)]
     print("\n".join(aligned(frame.columns, [[cell(value) for value in row] for row in shown], right=numbers)))
     if len(rows) > TABLE_ROWS:
         print(f"(the first {TABLE_ROWS} rows: add a LIMIT, or --format csv for all)", file=sys.stderr)

@@ -167,13 +167,13 @@ def _svg(key: str, title: str, unit: str, points: Sequence[tuple[date, float, st
         axes.set_xlabel("run date")
         axes.set_ylabel(unit)
         shown = _ticks(days)
-        axes.set_xticks(shown, labels=[str(day) for day in shown])
+        axes.set_xticks([float(date2num(day)) for day in shown], labels=[str(day) for day in shown])  # x: days as numbers
         axes.tick_params(axis="x", labelrotation=30)
-        first, last = date2num(days[0]), date2num(days[-1])  # in days
+        first, last = float(date2num(days[0])), float(date2num(days[-1]))
         pad = max((last - first) / 20, 0.5)
         axes.set_xlim(first - pad, last + pad)
         if points:
-            at = [d for d, _, _ in points]
+            at = [float(date2num(d)) for d, _, _ in points]
             axes.plot(at, [v for _, v, _ in points], color="#8c959f", linewidth=1, zorder=1)
             axes.scatter(at, [v for _, v, _ in points], c=[COLORS.get(s, OTHER) for _, _, s in points], s=18, zorder=2, gid=f"points-{key}")
             axes.set_ylim(bottom=0, top=max(max(v for _, v, _ in points) * 1.1, 1))
