@@ -8,7 +8,7 @@ ifeq ($(SPARK),3.5)
 PYTHON  ?= $(or $(call runs,python3.11),python3)
 VENV    := .venv
 PYSPARK := 3.5.6
-EXTRAS  := dev,demo,delta,bench
+EXTRAS  := dev,demo,delta,bench,report
 JAR_DIR := .cache/jars
 JAVA_RELEASE := 8
 else ifeq ($(SPARK),4.0)
@@ -16,7 +16,7 @@ else ifeq ($(SPARK),4.0)
 PYTHON  ?= $(or $(call runs,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12)),$(call runs,python3.11),python3)
 VENV    := .venv-spark4
 PYSPARK := 4.0.2
-EXTRAS  := dev,demo,bench
+EXTRAS  := dev,demo,bench,report
 JAR_DIR := .cache/jars-spark4.0
 JAVA_RELEASE := 17
 else

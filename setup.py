@@ -30,6 +30,8 @@ setup(
         "delta": ["delta-spark==3.3.2"],
         "demo": ["tpchgen-cli>=2,<5"],
         "bench": ["matplotlib>=3.8"],
+        # etl report JOB --history draws its charts with matplotlib.
+        "report": ["matplotlib>=3.8"],
         "dev": [
             *["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML"],
             # local stand-ins and the report's browser test

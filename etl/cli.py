@@ -112,7 +112,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sql = with_env(command("sql", cmd_sql, "run queries against the env's metastore and print the results"))
     sql.add_argument("queries", nargs="+", metavar="QUERY", help="one or more queries, run in order in one Spark application")
-    sql.add_argument("--format", choices=["csv", "json"], default="csv", help="csv with a header (default) or one JSON object per line")
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        help="table: aligned columns for a person, maps as k=v (the default on a terminal); csv with a header (the default "
+        "when piped); json: one object per line",
+    )
 
     demo = with_env(command("demo-data", cmd_demo_data, "write a demo's raw landing data into the raw zone"))
     demo.add_argument(
@@ -130,9 +135,23 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--to", dest="last", type=parse_day, metavar="YYYY-MM-DD", help="last day (default: the dataset's last)")
     demo.add_argument("--seed", type=int, default=7, help="seed of everything drawn at random")
 
-    report = with_env(command("report", cmd_report, "print the URI of the newest validation report (HTML) of a job's run date"))
+    report = with_env(
+        command(
+            "report",
+            cmd_report,
+            "print the URI of the newest validation report (HTML) of a job's run date; with --history, write the job's "
+            "run-history page and print its URI",
+        )
+    )
     report.add_argument("job")
-    report.add_argument("--run-date", required=True, type=parse_day, metavar="YYYY-MM-DD")
+    report.add_argument("--run-date", type=parse_day, metavar="YYYY-MM-DD")
+    report.add_argument("--history", action="store_true", help="the job's recent runs: status, duration, rows and links to their reports")
+    report.add_argument("--last", type=int, default=60, metavar="N", help="--history: the N most recent runs (default 60)")
+
+    runs = with_env(command("runs", cmd_runs, "the recent runs, newest first, from the audit table"))
+    runs.add_argument("job", nargs="?", help="only this job's runs (default: every job's)")
+    runs.add_argument("--last", type=int, default=20, metavar="N", help="the N most recent runs (default 20)")
+    runs.add_argument("--format", choices=["table", "json"], default="table", help="table (default) or one JSON object per run")
 
     held = with_env(command("quarantine", cmd_quarantine, "print the rows a job's run date quarantined, one JSON object per line"))
     held.add_argument("job")
@@ -240,12 +259,16 @@ def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow, ever
 
 def cmd_sql(conf: ConfigDir, args: argparse.Namespace) -> int:
     spark = _session(conf.env(args.env), "etl-sql")
+    shown = args.format or ("table" if sys.stdout.isatty() else "csv")
     for number, query in enumerate(args.queries):
         if number:
             print()  # an empty line between the results of several queries
         frame = spark.sql(query)
+        if shown == "table":
+            _print_table(frame)
+            continue
         rows = frame.toLocalIterator()
-        if args.format == "csv":
+        if shown == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(frame.columns)
             for row in rows:
@@ -254,6 +277,21 @@ def cmd_sql(conf: ConfigDir, args: argparse.Namespace) -> int:
             for row in rows:
                 print(json.dumps({k: _plain(v) for k, v in row.asDict(recursive=True).items()}, default=str))
     return 0
+
+
+TABLE_ROWS = 1000  # a table is aligned over all its rows, held in memory: more go to CSV or JSON
+
+
+def _print_table(frame: Any) -> None:
+    from etl.text_table import aligned, cell, is_number
+
+    rows = frame.take(TABLE_ROWS + 1)
+    shown = rows[:TABLE_ROWS]
+    values = [[row[i] for row in shown] for i in range(len(frame.columns))]
+    numbers = [i for i, column in enumerate(values) if any(map(is_number, column)) and all(v is None or is_number(v) for v in column)]
+    print("\n".join(aligned(frame.columns, [[cell(value) for value in row] for row in shown], right=numbers)))
+    if len(rows) > TABLE_ROWS:
+        print(f"(the first {TABLE_ROWS} rows: add a LIMIT, or --format csv for all)", file=sys.stderr)
 
 
 def _csv_text(value: Any) -> Any:
@@ -302,10 +340,56 @@ def cmd_report(conf: ConfigDir, args: argparse.Namespace) -> int:
     """Finding the page lists one folder: Spark starts only when the dq zone is not local (s3://)."""
     from etl.quality.report import day_uri, locate_report, store_for
 
+    if args.history:
+        return _history(conf, args)
+    if args.run_date is None:
+        raise EtlError("give --run-date D (the run's report), or --history (the job's run-history page)")
     env = conf.env(args.env)
     config = conf.job(args.job)
     store = store_for(day_uri(Zones.from_env(env), config.name, args.run_date), lambda: _session(env, "etl-report"))
     print(locate_report(store, config, env, args.run_date))
+    return 0
+
+
+def _history(conf: ConfigDir, args: argparse.Namespace) -> int:
+    from etl.quality.history import write_history
+    from etl.quality.report import store_for
+    from etl.runs import read_runs
+
+    if args.run_date is not None:
+        raise EtlError("--history shows every run date: give --history or --run-date, not both")
+    if args.last < 1:
+        raise EtlError("--last must be at least 1")
+    config, env = conf.job(args.job), conf.env(args.env)
+    spark = _session(env, "etl-report-history")
+    runs = read_runs(spark, config.name, args.last)
+    if not runs:
+        raise EtlError(f"no runs of {config.name} recorded yet in env {env.name}: nothing to show")
+    zones = Zones.from_env(env)
+    print(write_history(store_for(zones.dq, lambda: spark), zones, config.name, env.name, runs))
+    return 0
+
+
+def cmd_runs(conf: ConfigDir, args: argparse.Namespace) -> int:
+    """The error column is cut to the terminal's width (or $COLUMNS); piped, it is whole."""
+    import shutil
+
+    from etl.runs import read_runs, run_json, runs_table
+
+    if args.last < 1:
+        raise EtlError("--last must be at least 1")
+    job = conf.job(args.job).name if args.job is not None else None  # an unknown job: one line naming the known ones
+    env = conf.env(args.env)
+    runs = read_runs(_session(env, "etl-runs"), job, args.last)
+    if not runs:
+        of = f" of {job}" if job and runs is not None else ""
+        print(f"no runs{of} recorded yet in env {env.name}", file=sys.stderr)
+        return 0
+    if args.format == "json":
+        for run in runs:
+            print(run_json(run))
+        return 0
+    print("\n".join(runs_table(runs, fit=shutil.get_terminal_size((0, 0)).columns or None)))
     return 0
 
 

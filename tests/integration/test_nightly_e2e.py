@@ -7,6 +7,7 @@ clickstream run again. Expected values: the raw gzip logs parsed in plain Python
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -53,6 +54,8 @@ AUDIT_SQL = (
 class Nights(Lake):
     last_night: Result | None = None  # the third night's `etl pipeline run`, which fails
     held: list[str] | None = None  # what `etl quarantine` prints for the third night's clickstream run
+    runs: str = ""  # what `etl runs` prints after the third night
+    history: str = ""  # the URI `etl report sales_warehouse --history` prints
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +67,10 @@ def lake(lake: Lake) -> Nights:
     nights.last_night = nights.etl("pipeline", "run", "nightly", "--env", "local", "--run-date", LAST)
     quarantine = ("quarantine", "clickstream_sessions", "--env", "local", "--run-date", LAST, "--limit", "0")
     nights.held = nights.etl_ok(*quarantine).stdout.splitlines()
+    nights.environ["COLUMNS"] = "400"  # the width etl runs fits its lines to (the error is cut beyond it)
+    nights.runs = nights.etl_ok("runs", "--env", "local").stdout
+    del nights.environ["COLUMNS"]
+    nights.history = nights.etl_ok("report", "sales_warehouse", "--env", "local", "--history").stdout.strip()
     nights.prefetch(*TABLES.values(), AUDIT_SQL, KPIS_SQL, RUNS_SQL, *WAREHOUSE_SQL)
     return nights
 
@@ -232,3 +239,75 @@ def test_rerunning_the_night_changes_no_table(lake: Lake) -> None:
     lake.prefetch(*TABLES.values())
     assert {table: lake.sql(query) for table, query in TABLES.items()} == before
     assert {table: lake.storage(table) for table in TABLES} == storage_before
+
+
+# --- what a person sees of the nights: etl runs and the history page ------------------------------------
+
+DURATION = re.compile(r"\d+s|\d+m \d\ds")
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """An aligned table's rows as dicts, its columns where the rule line's dashes are."""
+    header, rule, *lines = text.splitlines()
+    spans = [(m.start(), m.end()) for m in re.finditer(r"-+", rule)]
+    spans[-1] = (spans[-1][0], None)  # type: ignore[assignment]  # the last column runs to the line's end
+
+    def cells(line: str) -> list[str]:
+        return [line[start:end].strip() for start, end in spans]
+
+    return [dict(zip(cells(header), cells(line), strict=True)) for line in lines]
+
+
+def sales_counts(lake: Lake, first: str, last: str) -> tuple[int, int]:
+    """(rows read, rows loaded) of a sales_warehouse run of the window, from the raw extracts: every line of
+    its daily extracts, the static nation and region files (the dimension read back was empty); the facts,
+    the dimension's versions and the aggregates."""
+    [(read,)] = query(
+        f"SELECT (SELECT count(*) FROM {lake.raw('orders', first, last)}) + (SELECT count(*) FROM {lake.raw('lineitem', first, last)})"
+        f" + (SELECT count(*) FROM {lake.raw('customer', first, last)}) + (SELECT count(*) FROM {lake.static('nation')})"
+        f" + (SELECT count(*) FROM {lake.static('region')})"
+    )
+    [(facts,)] = query(f"SELECT count(*) FROM ({expected_facts(lake, first, last)})")
+    return read, facts + len(expected_dimension(lake, first, last)) + len(expected_aggregates(lake, first, last))
+
+
+def test_etl_runs_shows_each_jobs_nights_newest_first(lake: Nights, logs: Logs) -> None:
+    rows = table(lake.runs)
+    backfill = f"{FIRST}..{MIDDLE}"
+    assert [(row["job"], row["run date"], row["status"]) for row in rows] == [
+        ("clickstream_sessions", LAST, "succeeded"),
+        ("sales_warehouse", LAST, "failed"),
+        ("daily_kpis", backfill, "succeeded"),
+        ("clickstream_sessions", backfill, "succeeded"),
+        ("sales_warehouse", backfill, "succeeded"),
+    ]
+    assert all(DURATION.fullmatch(row["duration"]) for row in rows)
+    missing = f"source orders: no input for 1 of the 1 day(s) of {LAST}: dt={LAST} missing under file://{lake.root}/raw/tpch/orders"
+    assert {k: rows[1][k] for k in ("rows read", "loaded", "quarantined", "dropped", "validation", "error")} == {
+        "rows read": "-", "loaded": "-", "quarantined": "-", "dropped": "-", "validation": "skipped", "error": missing
+    }  # fmt: skip
+    read, loaded = sales_counts(lake, FIRST, MIDDLE)
+    assert {k: rows[4][k] for k in ("rows read", "loaded", "quarantined", "dropped", "error")} == {
+        "rows read": f"{read:,}", "loaded": f"{loaded:,}", "quarantined": "0", "dropped": "0", "error": ""
+    }  # fmt: skip
+    for row, days in ((rows[0], (LAST,)), (rows[3], (FIRST, MIDDLE))):
+        lines, malformed = sum(logs.lines[day] for day in days), sum(logs.malformed[day] for day in days)
+        dropped = sum(logs.not_page_views[day] + logs.bots[day] for day in days)
+        assert (row["rows read"], row["quarantined"], row["dropped"]) == (f"{lines:,}", f"{malformed:,}", f"{dropped:,}")
+
+
+def test_the_history_page_lists_the_nights_of_sales_warehouse_with_their_reports(lake: Nights) -> None:
+    dq = lake.root / "dq" / "sales_warehouse"
+    assert lake.history == f"file://{dq}/history.html"
+    page = (dq / "history.html").read_text()
+    rows = re.findall(r'<tr class="run [^"]*" data-run-id="([^"]+)" data-status="([^"]+)">(.*?)</tr>', page)
+    cells = [(status, dict(re.findall(r'<td class="([a-z-]+)">(.*?)</td>', row))) for _, status, row in rows]
+    [run] = [folder.name for folder in (dq / f"run_date={MIDDLE}").iterdir()]  # the backfill's, the one run with a report
+    _, loaded = sales_counts(lake, FIRST, MIDDLE)
+    assert [(status, c["run-date"], c["loaded"], c["quarantine-rate"], c["report"]) for status, c in cells] == [
+        ("failed", LAST, "—", "—", '<span class="na">none</span>'),
+        ("succeeded", f"{FIRST}..{MIDDLE}", f"{loaded:,}", "0%", f'<a href="run_date={MIDDLE}/{run}/report.html">report</a>'),
+    ]
+    assert (dq / f"run_date={MIDDLE}" / run / "report.html").is_file()
+    assert [rows[1][0]] == [run]
+    assert re.findall(r'<figure class="chart" id="chart-([a-z-]+)">\n<svg', page) == ["duration", "rows-loaded", "quarantine-rate"]

@@ -122,3 +122,30 @@ def test_sql_runs_several_queries_in_one_application(  # type: ignore[no-untyped
     assert main(["--conf-dir", str(REPO_CONF), "sql", "--env", "test", "--format", "json", *queries]) == 0
     assert capsys.readouterr().out == '{"a": 1}\n\n{"b": "x,y", "c": null}\n\n{"d": 2}\n'
     assert spark.range(2).count() == 2  # the caller's session is still there
+
+
+def test_sql_prints_a_table_for_a_person_at_a_terminal(  # type: ignore[no-untyped-def]
+    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ETL_LAKE_ROOT", str(tmp_path))
+    query = (
+        "SELECT * FROM VALUES ('sales_warehouse', map('customer', 1554, 'orders', 15000), 12.50BD, CAST(NULL AS INT), "
+        "named_struct('a', 1, 'b', 'x,y'), array(1, 2), 'two\\nlines'), "
+        "('daily_kpis', map(), 3.00BD, CAST(NULL AS INT), named_struct('a', 22, 'b', ''), array(), '') "
+        "AS t(job, rows_read, price, n, s, arr, note)"
+    )
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["--conf-dir", str(REPO_CONF), "sql", "--env", "test", query]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "job              rows_read                    price  n     s             arr     note",
+        "---------------  ---------------------------  -----  ----  ------------  ------  ----------",
+        'sales_warehouse  customer=1554, orders=15000  12.50  NULL  a=1, b="x,y"  [1, 2]  two\\nlines',
+        'daily_kpis                                     3.00  NULL  a=22, b=""    []',
+    ]
+    # piped, the same query is CSV, whose nested values other tools parse as JSON
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert main(["--conf-dir", str(REPO_CONF), "sql", "--env", "test", query]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "job,rows_read,price,n,s,arr,note",
+        'sales_warehouse,"{""customer"": 1554, ""orders"": 15000}",12.50,,"{""a"": 1, ""b"": ""x,y""}","[1, 2]","two',
+    ]
