@@ -1,0 +1,95 @@
+"""Table and column comments from a target's description and columns, as DESCRIBE shows them: written when
+a load creates the table, changed by a later load whose config says otherwise, kept by every load mode."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pytest
+from pyspark.sql import SparkSession
+
+from etl.config.models import TableFormat, TargetConfig
+from etl.errors import LoadError
+from etl.load import write_table
+from tests.lanes import TABLE_FORMATS
+from tests.unit.test_acid_tables import hosted
+
+SCHEMA = "k bigint, v string, d date"
+D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
+COLUMNS = {"k": "The key.", "v": "A value, in 'quotes' and \\ backslashes.", "d": "The day (partition)."}
+
+
+def described(spark: SparkSession, table: str) -> tuple[list[tuple[str, str, str | None]], str | None]:
+    """DESCRIBE's column rows (name, type, comment) up to its first blank or # row, and DESCRIBE TABLE EXTENDED's Comment."""
+    columns = []
+    for row in spark.sql(f"DESCRIBE {table}").collect():
+        if not row["col_name"] or row["col_name"].startswith("#"):
+            break
+        columns.append((row["col_name"], row["data_type"], row["comment"]))
+    comment = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where("col_name = 'Comment'").collect()
+    return columns, (comment[0]["data_type"] if comment else None)
+
+
+@pytest.mark.parametrize("table_format", TABLE_FORMATS)
+def test_comments_are_written_at_creation_changed_by_a_later_load_and_kept_by_every_mode(
+    spark: SparkSession, make_ctx, table_format: TableFormat, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    if table_format != "parquet":
+        hosted(spark, table_format)
+    table = f"unit_comments_{table_format}.t"
+    first = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["d"], description="Keys per day.", columns=COLUMNS)
+    write_table(spark, spark.createDataFrame([(1, "a", D1)], SCHEMA), first, table_format, make_ctx(D1))
+    assert described(spark, table) == (
+        [("k", "bigint", "The key."), ("v", "string", "A value, in 'quotes' and \\ backslashes."), ("d", "date", "The day (partition).")],
+        "Keys per day.",
+    )
+
+    # changed descriptions: the next load changes the comments; a partition column's stays as created on parquet
+    changed = {"k": "The business key.", "v": "A value.", "d": "The day the row is about (partition)."}
+    second = first.model_copy(update={"description": "Keys, one row per key and day.", "columns": changed})
+    with caplog.at_level(logging.WARNING, logger="etl.catalog"):
+        write_table(spark, spark.createDataFrame([(2, "b", D2)], SCHEMA), second, table_format, make_ctx(D2))
+    day_comment = "The day (partition)." if table_format == "parquet" else "The day the row is about (partition)."
+    after_change = ([("k", "bigint", "The business key."), ("v", "string", "A value."), ("d", "date", day_comment)], "Keys, one row per key and day.")
+    assert described(spark, table) == after_change
+    expected_warnings = [f"{table}: the comment of partition column(s) d stays as the table was created"] if table_format == "parquet" else []
+    assert [r.getMessage().split(" (Spark")[0] for r in caplog.records if r.name == "etl.catalog"] == expected_warnings
+
+    # every other mode keeps them, and rows load as before
+    for mode, day in (("merge", D2), ("append", D1), ("overwrite", D1)):
+        again = second.model_copy(update={"mode": mode, "merge_keys": ["k"] if mode == "merge" else []})
+        write_table(spark, spark.createDataFrame([(3, "c", day)], SCHEMA), again, table_format, make_ctx(day))
+        assert described(spark, table) == after_change, mode
+    assert sorted(tuple(r) for r in spark.table(table).collect()) == [(3, "c", D1)]
+
+
+def test_an_unpartitioned_table_keeps_its_comments_through_overwrites(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    table = "unit_comments_parquet.whole"
+    target = TargetConfig(table=table, mode="overwrite", description="Whole.", columns={"k": "K.", "v": "V."})
+    for day, value in ((D1, "a"), (D2, "b")):
+        write_table(spark, spark.createDataFrame([(1, value)], "k bigint, v string"), target, "parquet", make_ctx(day))
+    assert described(spark, table) == ([("k", "bigint", "K."), ("v", "string", "V.")], "Whole.")
+    assert [tuple(r) for r in spark.table(table).collect()] == [(1, "b")]
+    # a table comment only: the columns' stay
+    only_table = target.model_copy(update={"description": "Whole, one row.", "columns": {}})
+    write_table(spark, spark.createDataFrame([(1, "c")], "k bigint, v string"), only_table, "parquet", make_ctx(D2))
+    assert described(spark, table) == ([("k", "bigint", "K."), ("v", "string", "V.")], "Whole, one row.")
+
+
+def test_a_described_column_the_data_lacks_fails_before_anything_is_written(spark: SparkSession, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    target = TargetConfig(table="unit_comments_parquet.typo", mode="overwrite", columns={"k": "K.", "value": "V."})
+    with pytest.raises(LoadError) as raised:
+        write_table(spark, spark.createDataFrame([(1, "a")], "k bigint, v string"), target, "parquet", make_ctx(D1))
+    assert str(raised.value) == "unit_comments_parquet.typo: columns describes value, which the data does not have (its columns: k, v)"
+    assert not spark.catalog.tableExists("unit_comments_parquet.typo")
+
+
+def test_an_undescribed_column_is_a_warning(spark: SparkSession, make_ctx, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    target = TargetConfig(table="unit_comments_parquet.partly", mode="overwrite", columns={"k": "K."})
+    with caplog.at_level(logging.WARNING, logger="etl.load.common"):
+        write_table(spark, spark.createDataFrame([(1, "a")], "k bigint, v string"), target, "parquet", make_ctx(D1))
+    assert [r.getMessage() for r in caplog.records if r.name == "etl.load.common"] == [
+        "unit_comments_parquet.partly: column(s) without a description in the job's columns: v"
+    ]
+    assert described(spark, "unit_comments_parquet.partly") == ([("k", "bigint", "K."), ("v", "string", None)], None)
