@@ -7,11 +7,21 @@ import logging
 from datetime import date
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from etl.config.models import TableFormat, TargetConfig
+from etl.config import ConfigDir
+from etl.config.models import SourceConfig, TableFormat, TargetConfig
+from etl.context import DateWindow, RunContext
 from etl.errors import LoadError
+from etl.extract.cloudfront import parse
 from etl.load import write_table
+from etl.quality.routing import MARKS
+from etl.transform.rules import DROPPED_BY, QUARANTINED_BY
+from etl.registry import job_class
+from etl.schema import struct
+from etl.zones import Zones
 from tests.lanes import TABLE_FORMATS
 from tests.unit.test_acid_tables import hosted
 
@@ -93,3 +103,56 @@ def test_an_undescribed_column_is_a_warning(spark: SparkSession, make_ctx, caplo
         "unit_comments_parquet.partly: column(s) without a description in the job's columns: v"
     ]
     assert described(spark, "unit_comments_parquet.partly") == ([("k", "bigint", "K."), ("v", "string", None)], None)
+
+
+# --- the demo jobs describe every column of every table they load ---------------------------------------
+
+
+def demo_outputs(spark: SparkSession, conf: ConfigDir) -> dict[str, dict[str, T.StructType]]:
+    """Each demo job's targets' schemas as its run writes them (the routing marks left out): its Job run on
+    empty inputs of its sources' schemas (no Spark job runs); a table source without declared columns reads
+    the table another demo job loads (daily_kpis)."""
+    env = conf.env("test")
+    ctx = RunContext("demo", "test", DateWindow(D1, D1), "run", Zones.from_env(env))
+    loaded: dict[str, T.StructType] = {}  # table -> schema
+    outputs: dict[str, dict[str, T.StructType]] = {}
+    for name in DEMO_JOBS:
+        config = conf.job(name)
+        job = job_class(config)(spark, config, env, conf)
+        sources = {source_name: empty_source(spark, source, loaded) for source_name, source in config.sources.items()}
+        made = job.transform(ctx, sources)
+        made = {target: frame.drop(*ROUTING) for target, frame in made.items()}
+        made.update(job.derive(ctx, made))
+        outputs[name] = {target: frame.drop(*ROUTING).schema for target, frame in made.items()}
+        loaded.update({config.targets[target].table: schema for target, schema in outputs[name].items()})
+    return outputs
+
+
+def empty_source(spark: SparkSession, source: SourceConfig, loaded: dict[str, T.StructType]) -> DataFrame:
+    """No rows, with the columns the source's reader gives (its daily folder's key as a date)."""
+    if source.format == "cloudfront":
+        frame = parse(spark.createDataFrame([], "value string, dt string"))
+    elif source.format == "table" and not source.columns:
+        assert source.table is not None
+        return spark.createDataFrame([], loaded[source.table])
+    else:
+        frame = spark.createDataFrame([], struct(source.types))
+        if source.date_partition:
+            frame = frame.withColumn(source.date_partition, F.lit(None).cast("string"))
+    return frame.withColumn(source.date_partition, F.col(source.date_partition).cast("date")) if source.date_partition else frame
+
+
+ROUTING = (*MARKS, DROPPED_BY, QUARANTINED_BY)  # the rows' routing, which the run takes off before the write
+DEMO_JOBS = ("sales_warehouse", "clickstream_sessions", "iot_telemetry", "daily_kpis")
+
+
+def test_demo_jobs_describe_every_column_of_every_table_they_load(spark: SparkSession, conf: ConfigDir) -> None:
+    undescribed = {}
+    for job, targets in demo_outputs(spark, conf).items():
+        config = conf.job(job)
+        assert set(targets) == set(config.targets), job
+        for target, schema in targets.items():
+            described = config.targets[target]
+            if described.description is None or set(described.columns) != set(schema.names):
+                undescribed[f"{job}.{target}"] = (described.description, sorted(set(schema.names) ^ set(described.columns)))
+    assert undescribed == {}
