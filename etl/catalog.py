@@ -7,9 +7,9 @@ session catalog, not SQL, whose statements also recompute every cached DataFrame
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-import logging
 from typing import Any
 
 from pyspark.sql import SparkSession

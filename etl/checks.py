@@ -53,7 +53,8 @@ def check_config(root: Path, env: str | None = None) -> tuple[list[str], list[st
                 problems.append(f"conf/jobs/{job_name}.yaml: targets.{target_name}.suite: no conf/expectations/{target.suite}.yaml")
             suite = attempt_quietly(conf.suite, target.suite) if target.suite and target.columns else None
             problems += [
-                f"conf/jobs/{job_name}.yaml: targets.{target_name}.columns: {problem}" for problem in description_problems(job, target, suite)
+                f"conf/jobs/{job_name}.yaml: targets.{target_name}.columns: {problem}"
+                for problem in description_problems(job, target, suite)
             ]
     for pipeline_name in conf.names("pipelines"):
         attempt(conf.pipeline, pipeline_name)

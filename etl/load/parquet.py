@@ -74,7 +74,9 @@ class Staged:
     replacing: tuple[PartitionValues, ...] = ()  # partitions replaced even when the new rows have none
     incoming: DataFrame | None = None  # append and merge: the new rows, persisted (the write reads them twice)
     created: bool = False  # the table did not exist before this write
-    comments: catalog.Comments = catalog.Comments()  # what the table's comments say (set at creation, else at publish)
+    comments: catalog.Comments = dataclasses.field(
+        default_factory=catalog.Comments
+    )  # what the table's comments say (set at creation, else at publish)
 
     @property
     def loaded(self) -> str:

@@ -18,9 +18,9 @@ from etl.errors import LoadError
 from etl.extract.cloudfront import parse
 from etl.load import write_table
 from etl.quality.routing import MARKS
-from etl.transform.rules import DROPPED_BY, QUARANTINED_BY
 from etl.registry import job_class
 from etl.schema import struct
+from etl.transform.rules import DROPPED_BY, QUARANTINED_BY
 from etl.zones import Zones
 from tests.lanes import TABLE_FORMATS
 from tests.unit.test_acid_tables import hosted
@@ -61,9 +61,14 @@ def test_comments_are_written_at_creation_changed_by_a_later_load_and_kept_by_ev
     with caplog.at_level(logging.WARNING, logger="etl.catalog"):
         write_table(spark, spark.createDataFrame([(2, "b", D2)], SCHEMA), second, table_format, make_ctx(D2))
     day_comment = "The day (partition)." if table_format == "parquet" else "The day the row is about (partition)."
-    after_change = ([("k", "bigint", "The business key."), ("v", "string", "A value."), ("d", "date", day_comment)], "Keys, one row per key and day.")
+    after_change = (
+        [("k", "bigint", "The business key."), ("v", "string", "A value."), ("d", "date", day_comment)],
+        "Keys, one row per key and day.",
+    )
     assert described(spark, table) == after_change
-    expected_warnings = [f"{table}: the comment of partition column(s) d stays as the table was created"] if table_format == "parquet" else []
+    expected_warnings = (
+        [f"{table}: the comment of partition column(s) d stays as the table was created"] if table_format == "parquet" else []
+    )
     assert [r.getMessage().split(" (Spark")[0] for r in caplog.records if r.name == "etl.catalog"] == expected_warnings
 
     # every other mode keeps them, and rows load as before

@@ -207,4 +207,6 @@ def test_target_descriptions_name_partition_and_merge_columns_and_fit_the_metast
     job.write_text(original.replace("      part_key: The part ordered (l_partkey).", "      part_key: " + "x" * 256))
     with pytest.raises(ConfigError) as error:
         ConfigDir(conf_copy, environ={}).job("sales_warehouse")
-    assert str(error.value).startswith("conf/jobs/sales_warehouse.yaml: targets.fact_sales.columns.part_key: String should have at most 255 characters")
+    assert str(error.value).startswith(
+        "conf/jobs/sales_warehouse.yaml: targets.fact_sales.columns.part_key: String should have at most 255 characters"
+    )
