@@ -114,10 +114,10 @@ def comment_table(spark: SparkSession, table: str, table_format: str, comments: 
     """
     if comments.table is None and not comments.columns:
         return
-    current_table, current_columns = current_comments(spark, table)
+    current_table, current_columns, partitioned_by = current_comments(spark, table)
     changed = {c: text for c, text in comments.columns.items() if c in current_columns and current_columns[c] != text}
     if table_format == "parquet":
-        kept = session_catalog.set_column_comments(spark, table, changed) if changed else []
+        kept = sorted(set(changed) & set(partitioned_by))
         if kept:
             log.warning(
                 "%s: the comment of partition column(s) %s stays as the table was created (Spark cannot change it); "
@@ -125,6 +125,9 @@ def comment_table(spark: SparkSession, table: str, table_format: str, comments: 
                 table,
                 ", ".join(kept),
             )
+        changed = {c: text for c, text in changed.items() if c not in partitioned_by}
+        if changed:
+            session_catalog.set_column_comments(spark, table, changed)
     else:
         for name, text in changed.items():
             spark.sql(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(name)} COMMENT {literal(text)}")
@@ -134,21 +137,26 @@ def comment_table(spark: SparkSession, table: str, table_format: str, comments: 
         forget_metadata(spark, table)
 
 
-def current_comments(spark: SparkSession, table: str) -> tuple[str | None, dict[str, str]]:
-    """(the table's comment, each column's comment) as DESCRIBE TABLE EXTENDED shows them: one statement,
-    one metastore read, for every format. A column without a comment is missing from the dict."""
+def current_comments(spark: SparkSession, table: str) -> tuple[str | None, dict[str, str], list[str]]:
+    """(the table's comment, each column's comment, its Hive partition columns) as DESCRIBE TABLE EXTENDED
+    shows them: one statement, one metastore read, for every format. A column without a comment is missing
+    from the dict; the partition columns are a Hive (Parquet) table's, none for Delta and Iceberg."""
     columns: dict[str, str] = {}
+    partitioned_by: list[str] = []
     comment = None
-    in_columns = True
+    section = "columns"
     for row in spark.sql(f"DESCRIBE TABLE EXTENDED {quote(table)}").collect():
         name = str(row["col_name"] or "")
-        if in_columns and (not name or name.startswith("#")):
-            in_columns = False  # the partition columns and the table's details follow
-        if in_columns and row["comment"] and name not in columns:
+        if not name or name.startswith("#"):
+            section = "partitions" if name in ("# Partition Information", "# col_name") and section != "details" else "details"
+            continue
+        if section == "columns" and row["comment"]:
             columns[name] = str(row["comment"])
-        elif not in_columns and name == "Comment":
+        elif section == "partitions":
+            partitioned_by.append(name)
+        elif name == "Comment":
             comment = str(row["data_type"])
-    return comment, columns
+    return comment, columns, partitioned_by
 
 
 def drop_table(spark: SparkSession, table: str) -> None:

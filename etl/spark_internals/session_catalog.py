@@ -44,20 +44,15 @@ def set_location(spark: SparkSession, table: str, location: str) -> None:
     forget(spark, table)
 
 
-def set_column_comments(spark: SparkSession, table: str, comments: Mapping[str, str]) -> list[str]:
-    """Set the comments of the table's data columns (a Hive or Spark data source table) in one
-    alterTableDataSchema (a metastore read and an alter_table); returns the partition columns among
-    `comments`, which that call cannot change (neither can ALTER TABLE .. ALTER COLUMN)."""
+def set_column_comments(spark: SparkSession, table: str, comments: Mapping[str, str]) -> None:
+    """Set the comments of data columns of a Hive or Spark data source table in one alterTableDataSchema
+    (a metastore read and one alter_table). Not partition columns: no call of Spark's changes those."""
     catalog, ident = _catalog(spark), _identifier(spark, table)
-    metadata = catalog.getTableMetadata(ident)
-    data = json.loads(metadata.dataSchema().json())
+    data = json.loads(catalog.getTableMetadata(ident).dataSchema().json())
     for column in data["fields"]:
         if column["name"] in comments:
             column["metadata"]["comment"] = comments[column["name"]]
-    if any(column["name"] in comments for column in data["fields"]):
-        catalog.alterTableDataSchema(ident, _jvm(spark).org.apache.spark.sql.types.DataType.fromJson(json.dumps(data)))
-    partition_columns = {str(c) for c in _java_list(spark, metadata.partitionColumnNames())}
-    return sorted(partition_columns & set(comments))
+    catalog.alterTableDataSchema(ident, _jvm(spark).org.apache.spark.sql.types.DataType.fromJson(json.dumps(data)))
 
 
 def forget(spark: SparkSession, table: str) -> None:

@@ -20,6 +20,7 @@ from etl.load import write_table
 from etl.quality.routing import MARKS
 from etl.registry import job_class
 from etl.schema import struct
+from etl.spark_internals import session_catalog
 from etl.transform.rules import DROPPED_BY, QUARANTINED_BY
 from etl.zones import Zones
 from tests.lanes import TABLE_FORMATS
@@ -43,7 +44,7 @@ def described(spark: SparkSession, table: str) -> tuple[list[tuple[str, str, str
 
 @pytest.mark.parametrize("table_format", TABLE_FORMATS)
 def test_comments_are_written_at_creation_changed_by_a_later_load_and_kept_by_every_mode(
-    spark: SparkSession, make_ctx, table_format: TableFormat, caplog: pytest.LogCaptureFixture
+    spark: SparkSession, make_ctx, table_format: TableFormat, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     if table_format != "parquet":
         hosted(spark, table_format)
@@ -71,11 +72,16 @@ def test_comments_are_written_at_creation_changed_by_a_later_load_and_kept_by_ev
     )
     assert [r.getMessage().split(" (Spark")[0] for r in caplog.records if r.name == "etl.catalog"] == expected_warnings
 
-    # every other mode keeps them, and rows load as before
-    for mode, day in (("merge", D2), ("append", D1), ("overwrite", D1)):
+    # the other modes keep them, and change nothing when the config does not: no ALTER, no session-catalog call
+    statements: list[str] = []
+    run_sql = spark.sql
+    monkeypatch.setattr(spark, "sql", lambda query, *args, **kwargs: statements.append(query) or run_sql(query, *args, **kwargs))
+    monkeypatch.setattr(session_catalog, "set_column_comments", lambda *args: pytest.fail("comments changed again"))
+    for mode, day in (("merge", D2), ("overwrite", D1)):
         again = second.model_copy(update={"mode": mode, "merge_keys": ["k"] if mode == "merge" else []})
         write_table(spark, spark.createDataFrame([(3, "c", day)], SCHEMA), again, table_format, make_ctx(day))
         assert described(spark, table) == after_change, mode
+    assert [query for query in statements if query.startswith(("ALTER", "COMMENT"))] == []
     assert sorted(tuple(r) for r in spark.table(table).collect()) == [(3, "c", D1)]
 
 
