@@ -5,7 +5,6 @@ over thrift:// only (env local-emr). Expected values: DuckDB over the raw extrac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -14,7 +13,7 @@ from etl.dev.metastore import HiveMetastore
 from etl.dev.s3 import S3Server
 from etl.state.audit import AUDIT_TARGET
 from etl.state.lock import COMMENTS as LOCK_COMMENTS
-from tests.integration.conftest import AWS_ENV, REPO, Lake
+from tests.integration.conftest import AWS_ENV, REPO, Lake, hive_table
 from tests.integration.expected import (
     WAREHOUSE_SQL,
     aggregate_rows,
@@ -116,15 +115,6 @@ def test_a_second_application_sees_the_tables_through_the_metastore_service(lake
         {"env": "local-emr", "status": "succeeded", "window_start": FIRST, "run_date": "1992-01-03"},
         {"env": "local-emr", "status": "succeeded", "window_start": LAST, "run_date": LAST},
     ]
-
-
-def hive_table(metastore: HiveMetastore, table: str) -> Any:
-    """The table as the metastore service itself answers get_table over Thrift (not through Spark)."""
-    from hmsclient.hmsclient import HMSClient  # the dev extra's pure-Python Thrift client
-
-    host, port = metastore.uris.removeprefix("thrift://").split(":")
-    with HMSClient(host=host, port=int(port)) as client:
-        return client.get_table(*table.split("."))
 
 
 def test_the_metastore_service_holds_each_table_and_column_description_as_its_comment(lake: Lake, metastore: HiveMetastore) -> None:
