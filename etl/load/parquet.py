@@ -74,9 +74,8 @@ class Staged:
     replacing: tuple[PartitionValues, ...] = ()  # partitions replaced even when the new rows have none
     incoming: DataFrame | None = None  # append and merge: the new rows, persisted (the write reads them twice)
     created: bool = False  # the table did not exist before this write
-    comments: catalog.Comments = dataclasses.field(
-        default_factory=catalog.Comments
-    )  # what the table's comments say (set at creation, else at publish)
+    # what the table's comments say: set when the write creates it, else by the publish where they differ
+    comments: catalog.Comments = dataclasses.field(default_factory=catalog.Comments)
 
     @property
     def loaded(self) -> str:

@@ -43,6 +43,5 @@ def write_quarantine(
         failed = read_staged(spark, staged[name], QUARANTINED).select(*columns, FAILED_RULES)
         day = quarantine.day_within(failed, target.partition_by, ctx.window)
         table = quarantine.target_table(target)
-        rows_of_table = quarantined_rows(failed, day)
-        superseded += quarantine.write(spark, ctx, table, rows_of_table, rows, quarantine.target_description(target.table))
+        superseded += quarantine.write(spark, ctx, table, quarantined_rows(failed, day), rows, quarantine.target_description(target.table))
     return superseded

@@ -46,7 +46,8 @@ def set_location(spark: SparkSession, table: str, location: str) -> None:
 
 def set_column_comments(spark: SparkSession, table: str, comments: Mapping[str, str]) -> None:
     """Set the comments of data columns of a Hive or Spark data source table in one alterTableDataSchema
-    (a metastore read and one alter_table). Not partition columns: no call of Spark's changes those."""
+    (the metastore: a few reads and one alter_table, which changes the Hive columns and Spark's schema
+    property together). Not partition columns: no call of Spark's changes those."""
     catalog, ident = _catalog(spark), _identifier(spark, table)
     data = json.loads(catalog.getTableMetadata(ident).dataSchema().json())
     for column in data["fields"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
@@ -11,9 +12,12 @@ from pyspark.sql import types as T
 from etl import catalog
 from etl.config.models import TargetConfig
 from etl.context import RunContext
+from etl.errors import one_line
 from etl.load import parquet
 from etl.spark_internals import fs
 from etl.zones import join
+
+log = logging.getLogger(__name__)
 
 AUDIT_TABLE = "etl_audit.job_runs"
 
@@ -102,7 +106,6 @@ def write_run(spark: SparkSession, ctx: RunContext, record: RunRecord) -> None:
         for folder in parquet.write(spark, frame, AUDIT_TARGET, ctx):
             fs.delete(spark, folder)
         return
-    catalog.comment_table(spark, AUDIT_TABLE, "parquet", catalog.Comments.of(AUDIT_TARGET))
     location = catalog.current_location(spark, AUDIT_TABLE)
     incoming = join(location, f"_incoming-{ctx.run_id}")  # a leading _: no reader looks inside
     frame.coalesce(1).write.parquet(incoming)
@@ -110,3 +113,7 @@ def write_run(spark: SparkSession, ctx: RunContext, record: RunRecord) -> None:
     fs.rename(spark, written, join(location, f"part-{ctx.run_id}.parquet"))
     fs.delete(spark, incoming)
     catalog.forget_metadata(spark, AUDIT_TABLE)
+    try:  # after the row: a run's audit row must not wait on, or fail for, the table's comments
+        catalog.comment_table(spark, AUDIT_TABLE, "parquet", catalog.Comments.of(AUDIT_TARGET))
+    except Exception as error:
+        log.warning("%s: its comments were not updated: %s", AUDIT_TABLE, one_line(error))
