@@ -42,7 +42,7 @@ SCHEMA = T.StructType(
 
 COLUMNS = {
     "record": "The row as JSON (nulls kept), or the raw line as read when it did not parse.",
-    "rules": "The names of the rules the row failed (malformed for a line that did not parse).",
+    "rules": "The names of the rules the row failed; malformed_record for a line that did not parse.",
     "reason": "For a line that did not parse: which column, and why; else null.",
     "source_file": "For a line that did not parse: the file it was read from; else null.",
     "run_id": "The run that quarantined it.",
@@ -55,7 +55,7 @@ def target_description(target_table: str) -> str:
 
 
 def source_description(job: str, source: str) -> str:
-    return f"Lines of the source {source} of job {job} that did not parse with its declared columns, as raw text, with why."
+    return f"Lines of the source {source} of job {job} that did not parse (malformed), as raw text, with the column and why."
 
 
 def target_table(target: TargetConfig) -> str:
