@@ -36,6 +36,8 @@ setup(
             *["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML"],
             # local stand-ins and the report's browser test
             *["moto[server]>=5,<6", "boto3-stubs[emr,s3]", "selenium>=4.20"],
+            # the metastore service asked over Thrift, not through Spark (table and column comments)
+            "hmsclient==0.1.1",
             # etl package --venv-pack: the Python requirements as one archive, for EMR Serverless
             "venv-pack>=0.2",
         ],

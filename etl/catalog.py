@@ -7,6 +7,7 @@ session catalog, not SQL, whose statements also recompute every cached DataFrame
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,9 +15,11 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from etl.config.models import identifier, table_name
+from etl.config.models import TargetConfig, identifier, table_name
 from etl.spark_internals import fs, session_catalog
 from etl.zones import Zones, join
+
+log = logging.getLogger(__name__)
 
 # How Hive names the partition of a null value, in its partition specs and folder names.
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -60,17 +63,100 @@ def table_exists(spark: SparkSession, table: str) -> bool:
     return bool(spark.catalog.tableExists(table_name(table)))
 
 
-def create_table(spark: SparkSession, table: str, schema: T.StructType, partition_by: list[str], table_format: str, location: str) -> None:
+@dataclass(frozen=True)
+class Comments:
+    """What a table's comment and its columns' comments say (from a target's description and columns)."""
+
+    table: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, target: TargetConfig) -> Comments:
+        return cls(target.description, dict(target.columns))
+
+
+def create_table(
+    spark: SparkSession,
+    table: str,
+    schema: T.StructType,
+    partition_by: list[str],
+    table_format: str,
+    location: str,
+    comments: Comments = Comments(),
+) -> None:
     """CREATE TABLE IF NOT EXISTS with the partition columns last, as Spark stores them, at a folder made
     first: Spark reads a new table's folder when it creates it, and 4.0 logs a stack trace when it is missing."""
     fs.mkdirs(spark, location)
     data_columns = [field for field in schema.fields if field.name not in partition_by]
     partition_columns = [schema[name] for name in partition_by]
-    columns = ", ".join(f"{quote(f.name)} {f.dataType.simpleString()}" for f in [*data_columns, *partition_columns])
+
+    def column(f: T.StructField) -> str:
+        described = comments.columns.get(f.name)
+        return f"{quote(f.name)} {f.dataType.simpleString()}" + (f" COMMENT {literal(described)}" if described else "")
+
+    columns = ", ".join(column(f) for f in [*data_columns, *partition_columns])
     partitioned = f" PARTITIONED BY ({', '.join(quote(c) for c in partition_by)})" if partition_by else ""
+    comment = f" COMMENT {literal(comments.table)}" if comments.table else ""
     spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {quote(table)} ({columns}) USING {identifier(table_format)}{partitioned} LOCATION {literal(location)}"
+        f"CREATE TABLE IF NOT EXISTS {quote(table)} ({columns}) USING {identifier(table_format)}{partitioned}{comment} "
+        f"LOCATION {literal(location)}"
     )
+
+
+def comment_table(spark: SparkSession, table: str, table_format: str, comments: Comments) -> None:
+    """Make an existing table's comments say what `comments` does: one metastore read, and writes only
+    where they differ (comments not given stay as they are).
+
+    Parquet (Hive) tables: the data columns' comments in one session-catalog call, which, unlike ALTER
+    TABLE .. ALTER COLUMN, leaves cached DataFrames that read the table alone. A partition column's comment
+    is kept from the table's creation: neither Spark SQL nor its session catalog changes it. Delta and
+    Iceberg tables: their own ALTER TABLE, a commit of the format per column that changes.
+    """
+    if comments.table is None and not comments.columns:
+        return
+    current_table, current_columns, partitioned_by = current_comments(spark, table)
+    changed = {c: text for c, text in comments.columns.items() if c in current_columns and current_columns[c] != text}
+    if table_format == "parquet":
+        kept = sorted(set(changed) & set(partitioned_by))
+        if kept:
+            log.warning(
+                "%s: the comment of partition column(s) %s stays as the table was created (Spark cannot change it); "
+                "recreate the table to change it",
+                table,
+                ", ".join(kept),
+            )
+        changed = {c: text for c, text in changed.items() if c not in partitioned_by}
+        if changed:
+            session_catalog.set_column_comments(spark, table, changed)
+    else:
+        for name, text in changed.items():
+            spark.sql(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(name)} COMMENT {literal(text)}")
+    if comments.table is not None and comments.table != current_table:
+        spark.sql(f"COMMENT ON TABLE {quote(table)} IS {literal(comments.table)}")
+    if changed or (comments.table is not None and comments.table != current_table):
+        forget_metadata(spark, table)
+
+
+def current_comments(spark: SparkSession, table: str) -> tuple[str | None, dict[str, str], list[str]]:
+    """(the table's comment, each column's comment, its Hive partition columns) as DESCRIBE TABLE EXTENDED
+    shows them: one statement, one metastore read, for every format. A column without a comment is missing
+    from the dict; the partition columns are a Hive (Parquet) table's, none for Delta and Iceberg."""
+    columns: dict[str, str] = {}
+    partitioned_by: list[str] = []
+    comment = None
+    section = "columns"
+    for row in spark.sql(f"DESCRIBE TABLE EXTENDED {quote(table)}").collect():
+        name = str(row["col_name"] or "")
+        if not name or name.startswith("#"):
+            section = "partitions" if name in ("# Partition Information", "# col_name") and section != "details" else "details"
+            continue
+        if section == "columns" and row["comment"]:
+            columns[name] = str(row["comment"])
+        elif section == "partitions":
+            partitioned_by.append(name)
+        elif name == "Comment":
+            comment = str(row["data_type"])
+    return comment, columns, partitioned_by
 
 
 def drop_table(spark: SparkSession, table: str) -> None:

@@ -425,6 +425,12 @@ class SourceConfig(Strict):
         return {name: column.type for name, column in self.columns.items()}
 
 
+# What the metastores keep of a comment: Hive's COLUMNS_V2.COMMENT is varchar(256), Glue's column Comment
+# 255 characters and its table Description 2048.
+COLUMN_COMMENT_LIMIT = 255
+TABLE_COMMENT_LIMIT = 2048
+
+
 class TargetConfig(Strict):
     table: TableName = Field(description="database.table to load.")
     format: TableFormat | None = Field(None, description="Table format; default: the env's tables.default_format.")
@@ -439,6 +445,16 @@ class TargetConfig(Strict):
         description="The source each row of this target comes from, one to one (fact_sales from lineitem): the run then checks "
         "that every row read from it is loaded, quarantined or dropped by a named rule, and fails when the counts do not add up.",
     )
+    description: str | None = Field(
+        None,
+        max_length=TABLE_COMMENT_LIMIT,
+        description="What the table holds: its comment in the metastore (Glue, Athena and DESCRIBE TABLE EXTENDED show it).",
+    )
+    columns: dict[Identifier, Annotated[str, Field(max_length=COLUMN_COMMENT_LIMIT)]] = Field(
+        default_factory=dict,
+        description="column -> what it holds (unit, how it is computed): the column's comment in the metastore. Given, it "
+        "names every column of the table: a described column the data lacks fails the run, one it does not describe is a warning.",
+    )
 
     @model_validator(mode="after")
     def _mode_needs(self) -> TargetConfig:
@@ -446,6 +462,14 @@ class TargetConfig(Strict):
             raise ValueError("mode 'merge' needs 'merge_keys'")
         if self.mode == "overwrite_partitions" and not self.partition_by:
             raise ValueError("mode 'overwrite_partitions' needs 'partition_by'")
+        undescribed = [column for column in dict.fromkeys([*self.partition_by, *self.merge_keys]) if column not in self.columns]
+        if self.columns and undescribed:
+            raise ValueError(f"columns: no description of {', '.join(undescribed)} (named in partition_by or merge_keys)")
+        for column, text in self.columns.items():
+            if not text.strip():
+                raise ValueError(f"columns.{column}: an empty description (leave the column out instead)")
+        if self.description is not None and not self.description.strip():
+            raise ValueError("description: empty (leave it out instead)")
         return self
 
 

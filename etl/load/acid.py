@@ -81,6 +81,8 @@ def publish(spark: SparkSession, staged: Staged) -> list[str]:
     """The format's commit of the staged rows that load; returns the staging folder, to delete once the
     run has loaded."""
     target = staged.target
+    if not staged.created:
+        catalog.comment_table(spark, target.table, staged.table_format, catalog.Comments.of(target))
     rows = read_staged(spark, staged, LOADED)
     view = f"etl_incoming_{target.table.replace('.', '_')}"
     rows.createOrReplaceTempView(view)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,6 +13,8 @@ from etl.config.models import TargetConfig
 from etl.errors import LoadError
 from etl.schema import describe, nullable
 from etl.zones import Zones
+
+log = logging.getLogger(__name__)
 
 _OVERWRITE_MODE = "spark.sql.sources.partitionOverwriteMode"
 
@@ -40,10 +43,26 @@ def ensure_table(spark: SparkSession, df: DataFrame, target: TargetConfig, zones
     missing = [column for column in [*target.partition_by, *target.merge_keys] if column not in df.columns]
     if missing:
         raise LoadError(f"{target.table}: the data has no column(s) {', '.join(missing)} named in partition_by/merge_keys")
+    check_described(df, target)
     if catalog.table_exists(spark, target.table):
         return False
-    catalog.create_table(spark, target.table, df.schema, target.partition_by, table_format, location)
+    catalog.create_table(spark, target.table, df.schema, target.partition_by, table_format, location, catalog.Comments.of(target))
     return True
+
+
+def check_described(df: DataFrame, target: TargetConfig) -> None:
+    """A target that describes its columns describes the data's: one it describes that the data lacks is an
+    error (a typo, or a column the job no longer makes), one it does not describe a warning."""
+    if not target.columns:
+        return
+    unknown = [column for column in target.columns if column not in df.columns]
+    if unknown:
+        raise LoadError(
+            f"{target.table}: columns describes {', '.join(unknown)}, which the data does not have (its columns: {', '.join(df.columns)})"
+        )
+    undescribed = [column for column in df.columns if column not in target.columns]
+    if undescribed:
+        log.warning("%s: column(s) without a description in the job's columns: %s", target.table, ", ".join(undescribed))
 
 
 def conform(spark: SparkSession, df: DataFrame, table: str) -> DataFrame:

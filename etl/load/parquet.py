@@ -74,6 +74,8 @@ class Staged:
     replacing: tuple[PartitionValues, ...] = ()  # partitions replaced even when the new rows have none
     incoming: DataFrame | None = None  # append and merge: the new rows, persisted (the write reads them twice)
     created: bool = False  # the table did not exist before this write
+    # what the table's comments say: set when the write creates it, else by the publish where they differ
+    comments: catalog.Comments = dataclasses.field(default_factory=catalog.Comments)
 
     @property
     def loaded(self) -> str:
@@ -117,7 +119,7 @@ def stage(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
         staged = Staged(target.table, root, fresh_folder, columns_in_table, None, target.mode == "overwrite", tuple(replacing))
     else:
         staged = Staged(target.table, root, fresh_folder, (), catalog.current_location(spark, target.table))
-    staged = dataclasses.replace(staged, created=created)
+    staged = dataclasses.replace(staged, created=created, comments=catalog.Comments.of(target))
     if not created and target.mode in ("append", "merge"):
         df = df.persist()
         staged = dataclasses.replace(staged, incoming=df)
@@ -129,6 +131,8 @@ def stage(spark: SparkSession, df: DataFrame, target: TargetConfig, ctx: RunCont
 def publish(spark: SparkSession, staged: Staged) -> list[str]:
     """Switch the staged rows in through the metastore; returns the folders to delete once the run has
     loaded (the ones replaced, and the staged quarantined rows, which the quarantine table has by then)."""
+    if not staged.created:
+        catalog.comment_table(spark, staged.table, "parquet", staged.comments)
     leftover = [staged.quarantined] if fs.exists(spark, staged.quarantined) else []
     if not staged.columns:
         fs.mkdirs(spark, staged.loaded)  # no rows at all: the table is empty from now on

@@ -36,11 +36,12 @@ def write_quarantine(
         if rows:
             log.warning("source %s: %d malformed line(s) quarantined in %s", name, rows, table)
         lines = malformed_rows(raw[name], config.sources[name].date_partition)
-        superseded += quarantine.write(spark, ctx, table, lines, rows)
+        superseded += quarantine.write(spark, ctx, table, lines, rows, quarantine.source_description(config.name, name))
     for name, rows in record.rows_quarantined.items():
         target = config.targets[name]
         columns = [column for column in marked[name].columns if column not in MARKS]  # the output's order, not the table's
         failed = read_staged(spark, staged[name], QUARANTINED).select(*columns, FAILED_RULES)
         day = quarantine.day_within(failed, target.partition_by, ctx.window)
-        superseded += quarantine.write(spark, ctx, quarantine.target_table(target), quarantined_rows(failed, day), rows)
+        table = quarantine.target_table(target)
+        superseded += quarantine.write(spark, ctx, table, quarantined_rows(failed, day), rows, quarantine.target_description(target.table))
     return superseded

@@ -91,7 +91,7 @@ def run_stream(job: Job, ctx: RunContext, every_seconds: int | None = None) -> a
                 ctx,
                 counts[f"source:{name}"],
                 f"malformed record(s) quarantined in {table}",
-                _into_quarantine(spark, table),
+                _into_quarantine(spark, table, quarantine.source_description(job.config.name, name)),
             )
             queries[f"source:{name}"] = _start(
                 malformed_records(frame).writeStream.foreachBatch(sink), ctx, f"quarantine_{name}", every_seconds
@@ -138,8 +138,8 @@ def _into_table(spark: SparkSession, target: TargetConfig, table_format: TableFo
     return lambda rows, ctx: write_table(spark, rows, target, table_format, ctx)
 
 
-def _into_quarantine(spark: SparkSession, table: str) -> Callable[[DataFrame, RunContext], list[str]]:
-    return lambda rows, ctx: quarantine.merge(spark, ctx, table, rows)
+def _into_quarantine(spark: SparkSession, table: str, description: str) -> Callable[[DataFrame, RunContext], list[str]]:
+    return lambda rows, ctx: quarantine.merge(spark, ctx, table, rows, description)
 
 
 def _batch_ctx(ctx: RunContext, batch_id: int) -> RunContext:

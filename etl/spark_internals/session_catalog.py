@@ -44,6 +44,18 @@ def set_location(spark: SparkSession, table: str, location: str) -> None:
     forget(spark, table)
 
 
+def set_column_comments(spark: SparkSession, table: str, comments: Mapping[str, str]) -> None:
+    """Set the comments of data columns of a Hive or Spark data source table in one alterTableDataSchema
+    (the metastore: a few reads and one alter_table, which changes the Hive columns and Spark's schema
+    property together). Not partition columns: no call of Spark's changes those."""
+    catalog, ident = _catalog(spark), _identifier(spark, table)
+    data = json.loads(catalog.getTableMetadata(ident).dataSchema().json())
+    for column in data["fields"]:
+        if column["name"] in comments:
+            column["metadata"]["comment"] = comments[column["name"]]
+    catalog.alterTableDataSchema(ident, _jvm(spark).org.apache.spark.sql.types.DataType.fromJson(json.dumps(data)))
+
+
 def forget(spark: SparkSession, table: str) -> None:
     """Drop what this session holds of a table's metadata; cached DataFrames that read it stay as they are."""
     _catalog(spark).refreshTable(_identifier(spark, table))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
@@ -11,9 +12,12 @@ from pyspark.sql import types as T
 from etl import catalog
 from etl.config.models import TargetConfig
 from etl.context import RunContext
+from etl.errors import one_line
 from etl.load import parquet
 from etl.spark_internals import fs
 from etl.zones import join
+
+log = logging.getLogger(__name__)
 
 AUDIT_TABLE = "etl_audit.job_runs"
 
@@ -37,6 +41,31 @@ AUDIT_SCHEMA = T.StructType(
         T.StructField("validation", T.StringType()),
         T.StructField("error", T.StringType()),
     ]
+)
+
+
+AUDIT_TARGET = TargetConfig(
+    table=AUDIT_TABLE,
+    mode="append",
+    description="The run log: one row per run of a job (batch run, backfill, or a stream's run), written when it ends, succeeded or failed.",
+    columns={
+        "job": "The job's name (conf/jobs/<job>.yaml).",
+        "run_id": "The run's id: its UTC start time and 8 random hex digits, e.g. 20260101T020000Z-1a2b3c4d.",
+        "env": "The env the run ran in (conf/env/<env>.yaml).",
+        "run_date": "The last day of the run's window: the date it was run for (--run-date).",
+        "window_start": "The first day of the run's window; equal to run_date unless a backfill ran several days at once.",
+        "status": "succeeded or failed.",
+        "started_at": "When the run started (UTC).",
+        "ended_at": "When the run ended, succeeded or failed (UTC).",
+        "rows_read": "Per source: the lines or rows read, malformed ones included.",
+        "rows_malformed": "Per source: the lines that did not parse, kept as raw text in quarantine.<job>_<source>.",
+        "rows_written": "Per target: the rows loaded into its table.",
+        "rows_quarantined": "Per target: the rows that failed a rule of severity quarantine, kept in quarantine.<table>.",
+        "rows_dropped": "Per <target>.<rule>: the rows a named business rule dropped (not loaded, not quarantined).",
+        "accounting": "Per target with rows_from: read = malformed + loaded + quarantined + dropped, or why the counts did not add up.",
+        "validation": "The expectation suites' verdict: passed, warned, failed, or skipped (no suite).",
+        "error": "Why the run failed, in one line; null when it succeeded.",
+    },
 )
 
 
@@ -74,7 +103,7 @@ def write_run(spark: SparkSession, ctx: RunContext, record: RunRecord) -> None:
     row = asdict(record)
     frame = spark.createDataFrame([tuple(row[name] for name in AUDIT_SCHEMA.names)], AUDIT_SCHEMA)
     if not catalog.table_exists(spark, AUDIT_TABLE):
-        for folder in parquet.write(spark, frame, TargetConfig(table=AUDIT_TABLE, mode="append"), ctx):
+        for folder in parquet.write(spark, frame, AUDIT_TARGET, ctx):
             fs.delete(spark, folder)
         return
     location = catalog.current_location(spark, AUDIT_TABLE)
@@ -84,3 +113,7 @@ def write_run(spark: SparkSession, ctx: RunContext, record: RunRecord) -> None:
     fs.rename(spark, written, join(location, f"part-{ctx.run_id}.parquet"))
     fs.delete(spark, incoming)
     catalog.forget_metadata(spark, AUDIT_TABLE)
+    try:  # after the row: a run's audit row must not wait on, or fail for, the table's comments
+        catalog.comment_table(spark, AUDIT_TABLE, "parquet", catalog.Comments.of(AUDIT_TARGET))
+    except Exception as error:
+        log.warning("%s: its comments were not updated: %s", AUDIT_TABLE, one_line(error))

@@ -41,6 +41,22 @@ SCHEMA = T.StructType(
     ]
 )
 
+TARGET = TargetConfig(
+    table=BOOKMARKS_TABLE,
+    mode="overwrite_partitions",
+    partition_by=["job", "run_date"],
+    description="File bookmarks: the files each job's last successful run for a date read from each incremental source.",
+    columns={
+        "source": "The incremental source's name in the job's config.",
+        "file": "The file's URI.",
+        "size": "The file's size when it was read, in bytes.",
+        "modified": "The file's modification time when it was read (UTC).",
+        "run_id": "The run that read it.",
+        "job": "The job's name (partition).",
+        "run_date": "The run date of the run that read it (partition); a rerun of that date replaces it.",
+    },
+)
+
 
 @dataclass(frozen=True)
 class FileMark:
@@ -73,6 +89,5 @@ def record(spark: SparkSession, ctx: RunContext, taken: Mapping[str, list[FileMa
         for mark in marks
     ]
     frame = spark.createDataFrame(rows, SCHEMA)
-    target = TargetConfig(table=BOOKMARKS_TABLE, mode="overwrite_partitions", partition_by=["job", "run_date"])
-    for folder in parquet.write(spark, frame, target, ctx, replacing=[(ctx.job, ctx.run_date.isoformat())]):
+    for folder in parquet.write(spark, frame, TARGET, ctx, replacing=[(ctx.job, ctx.run_date.isoformat())]):
         fs.delete(spark, folder)

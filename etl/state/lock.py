@@ -29,6 +29,10 @@ from etl.zones import Zones, join
 log = logging.getLogger(__name__)
 
 LOCK_TABLE = "etl_audit.job_locks"
+COMMENTS = catalog.Comments(
+    "Job locks: one partition per running job, whose location names the run holding it (lock-<run_id>_pid<pid>_<host>); no rows.",
+    {"held": "Unused: the table holds no rows, its partitions are the locks.", "job": "The job whose lock the partition is (partition)."},
+)
 _HOLDER = re.compile(r"^lock-(?P<run_id>[^_]+)_pid(?P<pid>\d+)_(?P<host>.+)$")
 
 
@@ -116,7 +120,7 @@ def ensure_table(spark: SparkSession, zones: Zones) -> None:
     catalog.ensure_database(spark, zones, LOCK_TABLE.split(".")[0])
     schema = T.StructType([T.StructField("held", T.BooleanType()), T.StructField("job", T.StringType())])
     try:
-        catalog.create_table(spark, LOCK_TABLE, schema, ["job"], "parquet", _table_location(zones))
+        catalog.create_table(spark, LOCK_TABLE, schema, ["job"], "parquet", _table_location(zones), COMMENTS)
     except Exception:
         if not catalog.table_exists(spark, LOCK_TABLE):  # another run creating it at the same moment is fine
             raise

@@ -40,6 +40,24 @@ SCHEMA = T.StructType(
 )
 
 
+COLUMNS = {
+    "record": "The row as JSON (nulls kept), or the raw line as read when it did not parse.",
+    "rules": "The names of the rules the row failed; malformed_record for a line that did not parse.",
+    "reason": "For a line that did not parse: which column, and why; else null.",
+    "source_file": "For a line that did not parse: the file it was read from; else null.",
+    "run_id": "The run that quarantined it.",
+    "run_date": "The day the row belongs to (partition): its own daily folder or date, else the run's date.",
+}
+
+
+def target_description(target_table: str) -> str:
+    return f"Rows of {target_table} that failed a rule of severity quarantine and were not loaded, with the rules they failed."
+
+
+def source_description(job: str, source: str) -> str:
+    return f"Lines of the source {source} of job {job} that did not parse (malformed), as raw text, with the column and why."
+
+
 def target_table(target: TargetConfig) -> str:
     return f"{QUARANTINE_DATABASE}.{target.table.split('.')[1]}"
 
@@ -59,7 +77,7 @@ def tables_of(config: JobConfig) -> dict[str, str]:
     return tables
 
 
-def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, count: int) -> list[str]:
+def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, count: int, description: str) -> list[str]:
     """Replace the partitions of the run's days with rows (record, rules, reason, source_file, and `day`:
     the row's own day, or null for the run's date), `count` of them; returns the folders to delete once
     the run has loaded. Nothing to write and no table yet: nothing is created."""
@@ -69,7 +87,7 @@ def write(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, cou
         # Empty partitions, without evaluating `rows`: for malformed lines that would parse the source again.
         rows = spark.createDataFrame([], SCHEMA).select("record", "rules", "reason", "source_file", F.lit(None).cast("date").alias("day"))
     _add_reason_column(spark, table)
-    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["run_date"])
+    target = TargetConfig(table=table, mode="overwrite_partitions", partition_by=["run_date"], description=description, columns=COLUMNS)
     days = [(day.isoformat(),) for day in ctx.window.days()]
     return parquet.write(spark, _table_rows(ctx, rows), target, ctx, replacing=days)
 
@@ -83,11 +101,18 @@ def day_within(frame: DataFrame, columns: list[str], window: DateWindow) -> Colu
     return F.when(day.between(F.lit(window.first), F.lit(window.last)), day)
 
 
-def merge(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame) -> list[str]:
+def merge(spark: SparkSession, ctx: RunContext, table: str, rows: DataFrame, description: str) -> list[str]:
     """Add a stream's malformed records (record, rules, reason, source_file) to the run date's partition, merged
     on (source_file, record): a micro-batch replayed after a crash writes its records over themselves."""
     _add_reason_column(spark, table)
-    target = TargetConfig(table=table, mode="merge", merge_keys=["source_file", "record"], partition_by=["run_date"])
+    target = TargetConfig(
+        table=table,
+        mode="merge",
+        merge_keys=["source_file", "record"],
+        partition_by=["run_date"],
+        description=description,
+        columns=COLUMNS,
+    )
     return parquet.write(spark, _table_rows(ctx, rows), target, ctx)
 
 

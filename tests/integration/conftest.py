@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -179,3 +180,12 @@ def plain_metastore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HiveMe
             yield watched(service)
     except ServiceUnavailable as missing:
         pytest.skip(str(missing))
+
+
+def hive_table(metastore: HiveMetastore, table: str) -> Any:
+    """The table as the metastore service itself answers get_table over Thrift (not through Spark)."""
+    from hmsclient.hmsclient import HMSClient  # the dev extra's pure-Python Thrift client
+
+    host, port = metastore.uris.removeprefix("thrift://").split(":")
+    with HMSClient(host=host, port=int(port)) as client:
+        return client.get_table(*table.split("."))

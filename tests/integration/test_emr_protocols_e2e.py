@@ -7,10 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from etl.dev.metastore import HiveMetastore
 from etl.dev.s3 import S3Server
-from tests.integration.conftest import AWS_ENV, Lake
+from etl.state.audit import AUDIT_TARGET
+from etl.state.lock import COMMENTS as LOCK_COMMENTS
+from tests.integration.conftest import AWS_ENV, REPO, Lake, hive_table
 from tests.integration.expected import (
     WAREHOUSE_SQL,
     aggregate_rows,
@@ -112,3 +115,25 @@ def test_a_second_application_sees_the_tables_through_the_metastore_service(lake
         {"env": "local-emr", "status": "succeeded", "window_start": FIRST, "run_date": "1992-01-03"},
         {"env": "local-emr", "status": "succeeded", "window_start": LAST, "run_date": LAST},
     ]
+
+
+def test_the_metastore_service_holds_each_table_and_column_description_as_its_comment(lake: Lake, metastore: HiveMetastore) -> None:
+    """As Glue / Athena / Trino would read them: the table's `comment` parameter, and each column's comment,
+    partition columns included, exactly as conf/jobs/sales_warehouse.yaml writes them."""
+    targets = yaml.safe_load((REPO / "conf" / "jobs" / "sales_warehouse.yaml").read_text())["targets"]
+    for target in targets.values():
+        table = hive_table(metastore, target["table"])
+        assert table.parameters["comment"] == target["description"]
+        assert {column.name: column.comment for column in [*table.sd.cols, *table.partitionKeys]} == target["columns"]
+        # and `etl sql "DESCRIBE ..."` shows them
+        described = lake.sql(f"DESCRIBE TABLE EXTENDED {target['table']}")
+        columns = {
+            row["col_name"]: row["comment"] for row in described[: described.index({"col_name": "", "data_type": "", "comment": ""})]
+        }
+        assert {name: comment for name, comment in columns.items() if not name.startswith("#")} == target["columns"]
+        assert [row["data_type"] for row in described if row["col_name"] == "Comment"] == [target["description"]]
+    # the framework's own tables describe themselves too
+    for name, comments in (("etl_audit.job_runs", AUDIT_TARGET.columns), ("etl_audit.job_locks", LOCK_COMMENTS.columns)):
+        table = hive_table(metastore, name)
+        assert {column.name: column.comment for column in [*table.sd.cols, *table.partitionKeys]} == comments
+    assert hive_table(metastore, "etl_audit.job_runs").parameters["comment"] == AUDIT_TARGET.description

@@ -20,7 +20,7 @@ import pytest
 from etl.dev.errors import ServiceUnavailable
 from etl.dev.metastore import HiveMetastore, metastore_service
 from etl.jars import jar_path
-from tests.integration.conftest import watched
+from tests.integration.conftest import hive_table, watched
 from tests.lanes import needs_jars
 
 pytestmark = pytest.mark.integration
@@ -120,8 +120,12 @@ def test_iceberg_tables_through_the_metastore_with_locks(app: App, metastore: Hi
     app(
         [
             f"CREATE DATABASE ice LOCATION '{tmp_path / 'ice.db'}'",
-            "CREATE TABLE ice.orders (id INT, amount DECIMAL(10,2), dt STRING) USING iceberg PARTITIONED BY (dt)",
+            "CREATE TABLE ice.orders (id INT COMMENT 'The order.', amount DECIMAL(10,2), dt STRING COMMENT 'The day.') "
+            "USING iceberg PARTITIONED BY (dt) COMMENT 'Orders.'",
             "INSERT INTO ice.orders VALUES (1, 10.00, '2024-01-01'), (2, 20.00, '2024-01-01'), (3, 30.00, '2024-01-02')",
+            # the statements etl.catalog.comment_table sends a Delta or Iceberg table whose descriptions changed
+            "ALTER TABLE ice.orders ALTER COLUMN amount COMMENT 'Its amount.'",
+            "COMMENT ON TABLE ice.orders IS 'Orders, one row each.'",
             # dynamic: replaces the 2024-01-02 partition only
             "INSERT OVERWRITE ice.orders VALUES (4, 40.00, '2024-01-02')",
             "MERGE INTO ice.orders t USING (SELECT 1 AS id, 11.00 AS amount, '2024-01-01' AS dt UNION ALL SELECT 5, 50.00, '2024-01-03') s "
@@ -134,6 +138,14 @@ def test_iceberg_tables_through_the_metastore_with_locks(app: App, metastore: Hi
     # registered in the metastore as Iceberg's Hive catalog does it
     table_type = "SELECT PARAM_VALUE FROM TABLE_PARAMS JOIN TBLS USING (TBL_ID) WHERE TBL_NAME = 'orders' AND PARAM_KEY = 'table_type'"
     assert metastore.database.execute(table_type, "metastore").split() == ["ICEBERG"]
+    # Iceberg's commits copy the column docs and the table's comment into the metastore, where Glue / Athena read them
+    table = hive_table(metastore, "ice.orders")
+    assert [(column.name, column.comment) for column in table.sd.cols] == [
+        ("id", "The order."),
+        ("amount", "Its amount."),
+        ("dt", "The day."),
+    ]
+    assert (table.partitionKeys, table.parameters["comment"]) == ([], "Orders, one row each.")
     # creating and three commits each took (and released) a lock
     assert _next_lock_id(metastore) >= locks_before + 4
     assert metastore.database.execute("SELECT COUNT(*) FROM HIVE_LOCKS", "metastore").strip() == "0"

@@ -176,3 +176,37 @@ def test_unquoted_decimal_in_flow_style_gets_a_hint(conf_copy: Path) -> None:
     assert str(error.value).startswith(
         "conf/jobs/flow.yaml: sources.s.columns.price: unknown column type 'decimal(9': inside {...} YAML splits at the comma"
     )
+
+
+def test_check_config_reports_descriptions_that_contradict_the_declared_columns_and_the_suite(conf_copy: Path) -> None:
+    job = conf_copy / "jobs" / "sales_warehouse.yaml"
+    text = job.read_text()
+    # dim_customer: a described column its declared columns (sources.dim_customer) lack, one they have left undescribed
+    text = text.replace("      is_current: Whether this", "      is_currant: Whether this")
+    # agg_sales_daily: its suite checks nation, which it no longer describes
+    text = text.replace("      nation: The customer's nation on the order date; null when no customer version was valid then.\n", "")
+    job.write_text(text)
+    problems, _ = check_config(conf_copy)
+    assert problems == [
+        "conf/jobs/sales_warehouse.yaml: targets.dim_customer.columns: describes is_currant, which the table's declared columns "
+        "(sources.dim_customer.columns) do not have",
+        "conf/jobs/sales_warehouse.yaml: targets.dim_customer.columns: no description of is_current (declared in sources.dim_customer.columns)",
+        "conf/jobs/sales_warehouse.yaml: targets.agg_sales_daily.columns: no description of nation (checked by its suite agg_sales_daily)",
+    ]
+
+
+def test_target_descriptions_name_partition_and_merge_columns_and_fit_the_metastore(conf_copy: Path) -> None:
+    job = conf_copy / "jobs" / "sales_warehouse.yaml"
+    original = job.read_text()
+    job.write_text(original.replace("      order_date: The day the order was placed (o_orderdate; partition).\n", ""))
+    with pytest.raises(ConfigError) as error:
+        ConfigDir(conf_copy, environ={}).job("sales_warehouse")
+    assert str(error.value) == (
+        "conf/jobs/sales_warehouse.yaml: targets.fact_sales: columns: no description of order_date (named in partition_by or merge_keys)"
+    )
+    job.write_text(original.replace("      part_key: The part ordered (l_partkey).", "      part_key: " + "x" * 256))
+    with pytest.raises(ConfigError) as error:
+        ConfigDir(conf_copy, environ={}).job("sales_warehouse")
+    assert str(error.value).startswith(
+        "conf/jobs/sales_warehouse.yaml: targets.fact_sales.columns.part_key: String should have at most 255 characters"
+    )
