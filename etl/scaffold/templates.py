@@ -118,10 +118,15 @@ targets:
     partition_by: [dt]
     # conf/expectations/$name.yaml: checked on the rows before they are published.
     suite: $name
-    # description: Orders per customer and day.
-    # columns:
-    #   customer: The customer's name, trimmed and in lower case.
-    #   orders: Orders of at least params.min_amount.
+    # The table's and its columns' comments in the metastore (Glue, Athena and `etl sql "DESCRIBE ..."`
+    # show them): describe every column the transform returns.
+    description: Orders per customer and day, of at least params.min_amount; partitioned by dt.
+    columns:
+      dt: The day of the orders (the extract's dt folder; partition).
+      customer: The customer's name, trimmed and in lower case.
+      orders: Orders of at least params.min_amount that day.
+      amount: Their total amount.
+      with_coupon: How many of them used a coupon.
 
 params:
   # Typed by the Params model in $package/$name.py.

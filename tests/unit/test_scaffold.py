@@ -100,7 +100,22 @@ def test_it_writes_the_files_and_says_what_next(project: Project, capsys: pytest
                 },
             }
         },
-        "targets": {NAME: {"table": f"warehouse.{NAME}", "mode": "overwrite_partitions", "partition_by": ["dt"], "suite": NAME}},
+        "targets": {
+            NAME: {
+                "table": f"warehouse.{NAME}",
+                "mode": "overwrite_partitions",
+                "partition_by": ["dt"],
+                "suite": NAME,
+                "description": "Orders per customer and day, of at least params.min_amount; partitioned by dt.",
+                "columns": {
+                    "dt": "The day of the orders (the extract's dt folder; partition).",
+                    "customer": "The customer's name, trimmed and in lower case.",
+                    "orders": "Orders of at least params.min_amount that day.",
+                    "amount": "Their total amount.",
+                    "with_coupon": "How many of them used a coupon.",
+                },
+            }
+        },
         "params": {"min_amount": 0.01},
     }
     suite = yaml.safe_load((project.conf / "expectations" / f"{NAME}.yaml").read_text())
