@@ -203,6 +203,13 @@ def test_the_alerts_setting(tmp_path: Path) -> None:
     assert str(bad.value).startswith("conf/env/bad.yaml: alerts.sns_topic_arn: String should match pattern")
 
 
+def run_ids(spark: Any) -> set[str]:
+    """The runs the unit tests' audit table holds so far (none before its first run)."""
+    if not spark.catalog.tableExists("etl_audit.job_runs"):
+        return set()
+    return {row.run_id for row in spark.table("etl_audit.job_runs").select("run_id").collect()}
+
+
 def test_a_failed_etl_run_publishes_one_alert(
     subscribed: tuple[Any, str], spark: Any, zones: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -212,11 +219,13 @@ def test_a_failed_etl_run_publishes_one_alert(
     with (conf / "env" / "test.yaml").open("a") as handle:
         handle.write(f"alerts:\n  sns_topic_arn: {TOPIC}\n")
     monkeypatch.setenv("ETL_LAKE_ROOT", str(local_path(zones.lake_root)))
+    earlier = run_ids(spark)  # other tests' runs
     assert main(["--conf-dir", str(conf), "run", "sales_warehouse", "--env", "test", "--run-date", "1992-01-02"]) == 1
     error = capsys.readouterr().err.splitlines()[-1]
     orders = zones.uri("raw", "tpch", "orders")
     assert error == f"etl: error: source orders: no input for 1 of the 1 day(s) of 1992-01-02: dt=1992-01-02 missing under {orders}"
-    [run_id] = [row.run_id for row in spark.table("etl_audit.job_runs").where("job = 'sales_warehouse' AND status = 'failed'").collect()]
+    [(run_id, status)] = [(row.run_id, row.status) for row in spark.table("etl_audit.job_runs").collect() if row.run_id not in earlier]
+    assert status == "failed"
     [alert] = received(*subscribed)
     assert alert["Subject"] == "etl: sales_warehouse 1992-01-02 failed"
     assert alert["Message"].splitlines() == [
@@ -242,6 +251,7 @@ def test_a_failed_pipeline_publishes_one_alert_for_the_night(
         "description: d\njobs:\n  sales_warehouse: {}\n  daily_kpis: {depends_on: [sales_warehouse]}\n"
     )
     monkeypatch.setenv("ETL_LAKE_ROOT", str(local_path(zones.lake_root)))
+    earlier = run_ids(spark)  # other tests' runs
     assert main(["--conf-dir", str(conf), "pipeline", "run", "night", "--env", "test", "--run-date", "1992-01-03"]) == 1
     error = capsys.readouterr().err.splitlines()[-1]
     orders = zones.uri("raw", "tpch", "orders")
@@ -250,7 +260,8 @@ def test_a_failed_pipeline_publishes_one_alert_for_the_night(
         f"1992-01-03: dt=1992-01-03 missing under {orders}; daily_kpis skipped (after sales_warehouse)"
     )
     assert error == f"etl: error: {summary}"
-    failed = spark.table("etl_audit.job_runs").where("run_date = '1992-01-03'").select("job", "status", "run_id").collect()
+    runs = spark.table("etl_audit.job_runs").select("job", "status", "run_id").collect()
+    failed = [row for row in runs if row.run_id not in earlier]
     assert [(row.job, row.status) for row in failed] == [("sales_warehouse", "failed")]
     [alert] = received(*subscribed)
     assert alert["Subject"] == "etl: pipeline night 1992-01-03 failed"
