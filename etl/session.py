@@ -54,7 +54,8 @@ def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableForm
         settings["spark.master"] = env.spark.master
     if env.spark.driver_memory:
         settings["spark.driver.memory"] = env.spark.driver_memory
-    settings["spark.ui.showConsoleProgress"] = str(env.spark.progress_bar).lower()
+    progress_bar = env.spark.progress_bar if env.spark.progress_bar is not None else sys.stderr.isatty()
+    settings["spark.ui.showConsoleProgress"] = str(progress_bar).lower()
 
     used = _formats(env, table_formats)
     format_settings = formats.session_settings(env, used)  # first: a conflict of formats says so, before a missing jar
