@@ -54,6 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _fail(*failure) if failure else code
 
 
+def _say(line: str) -> None:
+    """A line of progress or of a result on stderr; on a terminal it first clears the line it is written
+    on: Spark's progress bar, redrawn in place with \\r, would otherwise run into it."""
+    print(f"{_clear_line()}{line}", file=sys.stderr, flush=True)
+
+
+def _clear_line() -> str:
+    return "\r\033[K" if sys.stderr.isatty() else ""
+
+
 def _fail(message: str, code: int = 1) -> int:
     print(f"etl: error: {mask(message)}", file=sys.stderr)
     return code
@@ -280,8 +290,8 @@ def cmd_demo_data(conf: ConfigDir, args: argparse.Namespace) -> int:
         raise EtlError(str(error)) from None
     spark = _session(env, "etl-demo-data")
     zones = Zones.from_env(env)
-    summary = module.generate(spark, zones, args.scale, window, args.seed, say=lambda line: print(line, file=sys.stderr))
-    print(f"landed {summary} under {zones.uri('raw', args.dataset)}", file=sys.stderr)
+    summary = module.generate(spark, zones, args.scale, window, args.seed, say=_say)
+    _say(f"landed {summary} under {zones.uri('raw', args.dataset)}")
     return 0
 
 
@@ -313,7 +323,7 @@ def cmd_quarantine(conf: ConfigDir, args: argparse.Namespace) -> int:
         if not total:
             continue
         shown = rows.orderBy("record").limit(args.limit) if args.limit else rows.orderBy("record")
-        print(f"{table} ({feeds}): {total} row(s) quarantined on {args.run_date}", file=sys.stderr)
+        _say(f"{table} ({feeds}): {total} row(s) quarantined on {args.run_date}")
         for row in shown.toLocalIterator():
             print(json.dumps({"table": table, **row.asDict(recursive=True)}))
     return 0
@@ -521,10 +531,7 @@ def _log_to(env: EnvConfig) -> None:
     log.setLevel(logging.DEBUG)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.DEBUG if _current.verbose else logging.INFO)
-    # On a terminal, a line first clears the one it is written on: Spark's progress bar, redrawn in place
-    # with \r, would otherwise run into it.
-    clear_line = "\r\033[K" if sys.stderr.isatty() else ""
-    console.setFormatter(logging.Formatter(clear_line + "%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    console.setFormatter(logging.Formatter(_clear_line() + "%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     console.addFilter(MaskSecrets())
     _add_handler(console)
     if env.local_state:
