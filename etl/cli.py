@@ -449,18 +449,23 @@ def cmd_check_config(conf: ConfigDir, args: argparse.Namespace) -> int:
 
 
 def _require_landed(conf: ConfigDir, env: EnvConfig, jobs: Sequence[str]) -> None:
-    """A run before any data has landed fails saying what to do, before Spark starts: it creates nothing
-    (no metastore, no logs) in an empty lake."""
-    from etl.extract.landing import not_landed
+    """A run of a job none of whose sources has landed anything yet fails saying what to do, before Spark
+    starts: it creates nothing (no metastore, no logs) in an empty lake. When some have, the run itself
+    says what is missing, day by day."""
+    from etl.extract.landing import nothing_landed
 
     zones = Zones.from_env(env)
     demo_folders = {zones.uri("raw", dataset): dataset for dataset in DEMO_DATASETS}
     for job in jobs:
-        for source, folder in not_landed(conf.job(job), env, zones).items():
-            demo = next((dataset for base, dataset in demo_folders.items() if f"{folder}/".startswith(f"{base}/")), None)
-            if demo is not None:
-                raise EtlError(f"{job}: the demo's data has not landed in {folder}: run `etl demo-data {demo} --env {env.name}` first")
-            raise EtlError(f"{job}: source {source}: nothing has landed yet: {folder} does not exist")
+        missing = nothing_landed(conf.job(job), env, zones)
+        if not missing:
+            continue
+        (source, folder), others = next(iter(missing.items())), len(missing) - 1
+        demo = next((dataset for base, dataset in demo_folders.items() if f"{folder}/".startswith(f"{base}/")), None)
+        if demo is not None:
+            raise EtlError(f"{job}: the demo's data has not landed in {folder}: run `etl demo-data {demo} --env {env.name}` first")
+        also = f", nor do the folders of its {others} other source(s)" if others else ""
+        raise EtlError(f"{job}: nothing has landed yet: {folder} (source {source}) does not exist{also}")
 
 
 def _session(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = None) -> Any:

@@ -18,16 +18,16 @@ def landing_folder(source: SourceConfig, zones: Zones) -> str:
     return zones.uri(source.zone, *fixed)
 
 
-def not_landed(config: JobConfig, env: EnvConfig, zones: Zones) -> dict[str, str]:
-    """Per file source whose local landing folder does not exist, that folder's URI. Not looked at: sources
-    that wait for their input (wait_for), streams read from Kinesis, and folders not on the local disk (on
-    s3:// the run's own read says what is missing)."""
-    missing = {}
-    for name, source in config.sources.items():
-        if source.path is None or source.wait_for is not None or (source.stream and env.streams_from == "kinesis"):
-            continue
-        folder = landing_folder(source, zones)
-        path = local_path(folder)
-        if path is not None and not path.exists():
-            missing[name] = folder
-    return missing
+def nothing_landed(config: JobConfig, env: EnvConfig, zones: Zones) -> dict[str, str]:
+    """When none of the job's local landing folders exists, each of them (source name -> URI); else none.
+    Not looked at: sources that wait for their input (wait_for), streams read from Kinesis, and folders
+    not on the local disk (on s3:// the run's own read says what is missing)."""
+    folders = {
+        name: landing_folder(source, zones)
+        for name, source in config.sources.items()
+        if source.path is not None and source.wait_for is None and not (source.stream and env.streams_from == "kinesis")
+    }
+    local = {name: local_path(folder) for name, folder in folders.items()}
+    if any(path is None or path.exists() for path in local.values()):
+        return {}
+    return folders

@@ -136,6 +136,7 @@ def test_a_run_before_any_data_landed_says_what_to_do_and_creates_nothing(
     job.write_text(job.read_text().replace("path: tpch/", "path: sales/"))
     assert main(["--conf-dir", str(conf), "run", "sales_warehouse", "--env", "local", "--run-date", "1992-01-01"]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        f"etl: error: sales_warehouse: source orders: nothing has landed yet: file://{lake}/raw/sales/orders does not exist"
+        f"etl: error: sales_warehouse: nothing has landed yet: file://{lake}/raw/sales/orders (source orders) does not exist, "
+        "nor do the folders of its 4 other source(s)"
     ]
     assert not lake.exists()  # no metastore_db, spark-warehouse or logs: Spark never started
