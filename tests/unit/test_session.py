@@ -162,3 +162,21 @@ def test_every_env_compiles_huge_generated_methods_and_keeps_its_own_jvm_options
     settings = session_settings(emr, "etl-x")
     assert settings["spark.executor.extraJavaOptions"] == "-XX:-DontCompileHugeMethods -Dcustom=1"
     assert settings["spark.driver.extraJavaOptions"] == "-XX:-DontCompileHugeMethods"
+
+
+class Stderr:
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+def test_sparks_progress_bar_shows_on_a_terminal_only_unless_the_env_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    configs = ConfigDir(REPO_CONF, environ={"ETL_LAKE_ROOT": "/srv/lake"})
+    local, test = configs.env("local"), configs.env("test")  # test: progress_bar false
+    shown = {}
+    for terminal in (True, False):
+        monkeypatch.setattr("sys.stderr", Stderr(terminal))
+        shown[terminal] = [session_settings(env, "etl-x")["spark.ui.showConsoleProgress"] for env in (local, test)]
+    assert shown == {True: ["true", "false"], False: ["false", "false"]}
