@@ -96,6 +96,8 @@ def _local_state(env: EnvConfig) -> dict[str, str]:
         f"-Dderby.system.home={root / 'logs'}",
         f"-Detl.log.dir={root / 'logs'}",
         f"-Detl.console.level={env.spark.log_level.lower()}",
+        # what etl/log4j2.properties keeps in the file only comes to the console too once it shows INFO (-v)
+        f"-Detl.console.routed={env.spark.log_level.lower() if env.spark.log_level in ('INFO', 'DEBUG') else 'off'}",
     ]
     if _LOG4J2.is_file():
         java_options.append(f"-Dlog4j2.configurationFile={_LOG4J2.as_uri()}")
