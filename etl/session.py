@@ -42,8 +42,10 @@ THRIFT_METASTORE_CLIENT = {
 # slower. Spark generates one method for a stage's projection; strict typing checks every column of a
 # source in one (lineitem: 16 columns) and goes over that size: measured at SF 1, two years of lineitem
 # read in 11.9 s without this flag, 5.1 s with it. EMR keeps its own JVM options in
-# spark.*.defaultJavaOptions, which Spark puts before these.
-JVM_OPTIONS = ("-XX:-DontCompileHugeMethods",)
+# spark.*.defaultJavaOptions, which Spark puts before these. Compiled huge methods fill the JIT's code
+# cache sooner: a stream's micro-batches filled the default 240 MB ("CodeCache is full. Compiler has been
+# disabled", on stderr: everything after runs interpreted); the larger size is address space, used as needed.
+JVM_OPTIONS = ("-XX:-DontCompileHugeMethods", "-XX:ReservedCodeCacheSize=512m")
 _JAVA_OPTIONS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
 
 
