@@ -113,7 +113,8 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
 
             superseded = write_quarantine(spark, config, ctx, raw, marked, staged, record)
             for name, target_staged in staged.items():
-                log.debug("publishing %s into %s", name, config.targets[name].table)  # the partition counts and the run's last line say what changed
+                # DEBUG: the partition counts and the run's last line say what changed
+                log.debug("publishing %s into %s", name, config.targets[name].table)
                 publishing.add(name)
                 superseded += publish(spark, target_staged)
                 record.rows_written[name] = tallies[name].loaded
