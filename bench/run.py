@@ -197,7 +197,10 @@ def history(work: Path, sf: float, runs: int, partitions: int) -> dict:
 
 
 def timed(variant: str, command: list[str], env: dict[str, str]) -> Run:
-    """Run a command to its end: wall seconds, the peak of its processes' summed memory, its stage seconds."""
+    """Run a command to its end: wall seconds, the peak of its processes' summed memory, its stage seconds
+    (a debug line of etl's, in the lake's logs/etl.log: what the run appends to it)."""
+    log = Path({**os.environ, **env}.get("ETL_LAKE_ROOT", REPO / "lake")) / "logs" / "etl.log"
+    offset = log.stat().st_size if log.is_file() else 0
     started = time.monotonic()
     process = subprocess.Popen(
         command, env={**os.environ, **env}, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -209,7 +212,7 @@ def timed(variant: str, command: list[str], env: dict[str, str]) -> Run:
     peak.stop()
     if process.returncode != 0:
         sys.exit(f"{variant} failed (exit {process.returncode}):\n{stderr[-3000:]}")
-    stages = STAGES.findall(stderr)
+    stages = STAGES.findall(log.read_bytes()[offset:].decode(errors="replace")) if log.is_file() else []
     return Run(variant, round(wall, 2), round(peak.mib, 1), json.loads(stages[-1]) if stages else {})
 
 

@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     caller_session = _active_session()
     global _current
-    outer, _current = _current, _Command(shlex.join(["etl", *argv]), wait=getattr(args, "wait", False))
+    outer, _current = _current, _Command(shlex.join(["etl", *argv]), wait=getattr(args, "wait", False), verbose=args.verbose)
     failure: tuple[str, int] | None = None
     try:
         conf = ConfigDir(find_conf_dir(args.conf_dir))
@@ -52,6 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if failure is None and stopped is not None:
         failure = (stopped, 1)
     return _fail(*failure) if failure else code
+
+
+def _say(line: str) -> None:
+    """A line of progress or of a result on stderr; on a terminal it first clears the line it is written
+    on: Spark's progress bar, redrawn in place with \\r, would otherwise run into it."""
+    print(f"{_clear_line()}{line}", file=sys.stderr, flush=True)
+
+
+def _clear_line() -> str:
+    return "\r\033[K" if sys.stderr.isatty() else ""
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -78,12 +88,15 @@ def _unexpected(error: Exception) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl", description="Extract / transform / validate / load jobs on PySpark, for Amazon EMR.")
     parser.add_argument("--conf-dir", help="configuration folder (default: $ETL_CONF_DIR, else ./conf)")
+    verbose = "also Spark's INFO lines and the command's debug lines on the console (locally they are always in <lake>/logs/)"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     default_env = os.environ.get("ETL_ENV", "local")
 
     def command(name: str, handler: Callable[[ConfigDir, argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(command=handler)
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose)  # after the command too
         return sub
 
     def with_env(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -239,6 +252,7 @@ def _run(conf: ConfigDir, env_name: str, job_name: str, window: DateWindow, ever
     job_class(conf.job(job_name))  # a bad class path fails before Spark starts
     if is_stream(conf, job_name) and window.first != window.last:
         raise EtlError(f"{job_name} reads a stream: there is no range of days to backfill; `etl run` processes all that has arrived")
+    _require_landed(conf, env, [job_name])
     spark = _session(env, f"etl-{job_name}", formats_of(conf, job_name, env))
     run_id = new_run_id()
     with _alert_on_failure(env, job_name, window, [(job_name, run_id)]):
@@ -331,8 +345,8 @@ def cmd_demo_data(conf: ConfigDir, args: argparse.Namespace) -> int:
         raise EtlError(str(error)) from None
     spark = _session(env, "etl-demo-data")
     zones = Zones.from_env(env)
-    summary = module.generate(spark, zones, args.scale, window, args.seed, say=lambda line: print(line, file=sys.stderr))
-    print(f"landed {summary} under {zones.uri('raw', args.dataset)}", file=sys.stderr)
+    summary = module.generate(spark, zones, args.scale, window, args.seed, say=_say)
+    _say(f"landed {summary} under {zones.uri('raw', args.dataset)}")
     return 0
 
 
@@ -410,7 +424,7 @@ def cmd_quarantine(conf: ConfigDir, args: argparse.Namespace) -> int:
         if not total:
             continue
         shown = rows.orderBy("record").limit(args.limit) if args.limit else rows.orderBy("record")
-        print(f"{table} ({feeds}): {total} row(s) quarantined on {args.run_date}", file=sys.stderr)
+        _say(f"{table} ({feeds}): {total} row(s) quarantined on {args.run_date}")
         for row in shown.toLocalIterator():
             print(json.dumps({"table": table, **row.asDict(recursive=True)}))
     return 0
@@ -445,6 +459,7 @@ def cmd_pipeline(conf: ConfigDir, args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"would run: {', '.join(pipeline.order())} for {window} in env {env.name}")
         return 0
+    _require_landed(conf, env, pipeline.order())
     formats = set().union(*(formats_of(conf, job, env) for job in pipeline.jobs))
     spark = _session(env, f"etl-pipeline-{pipeline.name}", formats)
     run_ids: dict[str, str] = {}
@@ -553,10 +568,32 @@ def cmd_new_job(conf: ConfigDir, args: argparse.Namespace) -> int:
 # --- shared -------------------------------------------------------------------------------------------
 
 
+def _require_landed(conf: ConfigDir, env: EnvConfig, jobs: Sequence[str]) -> None:
+    """A run of a job none of whose sources has landed anything yet fails saying what to do, before Spark
+    starts: it creates nothing (no metastore, no logs) in an empty lake. When some have, the run itself
+    says what is missing, day by day."""
+    from etl.extract.landing import nothing_landed
+
+    zones = Zones.from_env(env)
+    demo_folders = {zones.uri("raw", dataset): dataset for dataset in DEMO_DATASETS}
+    for job in jobs:
+        missing = nothing_landed(conf.job(job), env, zones)
+        if not missing:
+            continue
+        (source, folder), others = next(iter(missing.items())), len(missing) - 1
+        demo = next((dataset for base, dataset in demo_folders.items() if f"{folder}/".startswith(f"{base}/")), None)
+        if demo is not None:
+            raise EtlError(f"{job}: the demo's data has not landed in {folder}: run `etl demo-data {demo} --env {env.name}` first")
+        also = f", nor do the folders of its {others} other source(s)" if others else ""
+        raise EtlError(f"{job}: nothing has landed yet: {folder} (source {source}) does not exist{also}")
+
+
 def _session(env: EnvConfig, app_name: str, formats: set[TableFormat] | None = None) -> Any:
     from etl.session import build_session
 
     _log_to(env)
+    if _current.verbose:  # Spark's INFO lines (its banner, each stage) on the console too
+        env = env.model_copy(update={"spark": env.spark.model_copy(update={"log_level": "INFO"})})
     _hold_local_metastore(env)
     return build_session(env, app_name, formats)
 
@@ -600,11 +637,12 @@ def _stop_own_session(caller_session: Any) -> str | None:
 
 @dataclass
 class _Command:
-    """One call of main(): its command line and --wait, and what it set up and takes down when it ends
+    """One call of main(): its command line, --wait and -v, and what it set up and takes down when it ends
     (log handlers, the local metastore's lock)."""
 
     command: str = "etl"
     wait: bool = False
+    verbose: bool = False
     cleanup: ExitStack = field(default_factory=ExitStack)
     log_file: Path | None = None
 
@@ -613,11 +651,12 @@ _current = _Command()
 
 
 def _log_to(env: EnvConfig) -> None:
-    """Progress on stderr; with local state also the full log in <local_state>/logs/etl.log."""
+    """Progress and results on stderr (with -v also the debug lines); with local state also the full log
+    in <local_state>/logs/etl.log."""
     log.setLevel(logging.DEBUG)
     console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.INFO)
-    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    console.setLevel(logging.DEBUG if _current.verbose else logging.INFO)
+    console.setFormatter(logging.Formatter(_clear_line() + "%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     console.addFilter(MaskSecrets())
     _add_handler(console)
     if env.local_state:

@@ -42,8 +42,10 @@ THRIFT_METASTORE_CLIENT = {
 # slower. Spark generates one method for a stage's projection; strict typing checks every column of a
 # source in one (lineitem: 16 columns) and goes over that size: measured at SF 1, two years of lineitem
 # read in 11.9 s without this flag, 5.1 s with it. EMR keeps its own JVM options in
-# spark.*.defaultJavaOptions, which Spark puts before these.
-JVM_OPTIONS = ("-XX:-DontCompileHugeMethods",)
+# spark.*.defaultJavaOptions, which Spark puts before these. Compiled huge methods fill the JIT's code
+# cache sooner: a stream's micro-batches filled the default 240 MB ("CodeCache is full. Compiler has been
+# disabled", on stderr: everything after runs interpreted); the larger size is address space, used as needed.
+JVM_OPTIONS = ("-XX:-DontCompileHugeMethods", "-XX:ReservedCodeCacheSize=512m")
 _JAVA_OPTIONS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
 
 
@@ -54,7 +56,8 @@ def session_settings(env: EnvConfig, app_name: str, table_formats: set[TableForm
         settings["spark.master"] = env.spark.master
     if env.spark.driver_memory:
         settings["spark.driver.memory"] = env.spark.driver_memory
-    settings["spark.ui.showConsoleProgress"] = str(env.spark.progress_bar).lower()
+    progress_bar = env.spark.progress_bar if env.spark.progress_bar is not None else sys.stderr.isatty()
+    settings["spark.ui.showConsoleProgress"] = str(progress_bar).lower()
 
     used = _formats(env, table_formats)
     format_settings = formats.session_settings(env, used)  # first: a conflict of formats says so, before a missing jar
@@ -95,6 +98,8 @@ def _local_state(env: EnvConfig) -> dict[str, str]:
         f"-Dderby.system.home={root / 'logs'}",
         f"-Detl.log.dir={root / 'logs'}",
         f"-Detl.console.level={env.spark.log_level.lower()}",
+        # what etl/log4j2.properties keeps in the file only comes to the console too once it shows INFO (-v)
+        f"-Detl.console.routed={env.spark.log_level.lower() if env.spark.log_level in ('INFO', 'DEBUG') else 'off'}",
     ]
     if _LOG4J2.is_file():
         java_options.append(f"-Dlog4j2.configurationFile={_LOG4J2.as_uri()}")

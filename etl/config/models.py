@@ -54,8 +54,12 @@ class Strict(BaseModel):
 class SparkSettings(Strict):
     master: str | None = Field(None, description="Spark master URL; leave empty on EMR, where spark-submit sets it (YARN).")
     driver_memory: str | None = Field(None, description="spark.driver.memory; only takes effect when Python starts the JVM (local runs).")
-    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = Field("WARN", description="Spark's log level on the console.")
-    progress_bar: bool = Field(True, description="Show Spark's console progress bar for long stages.")
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = Field(
+        "WARN", description="Spark's log level on the console (`etl -v` makes it INFO); locally the log file keeps everything."
+    )
+    progress_bar: bool | None = Field(
+        None, description="Show Spark's console progress bar for long stages; default: only when stderr is a terminal."
+    )
     conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings, passed to the session as they are.")
     jars: list[str] = Field(
         default_factory=list,

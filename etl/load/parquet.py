@@ -263,12 +263,16 @@ def switch(
     """The commit: every step is atomic per partition, so a reader sees each partition's old or new data."""
     table = current.table
     catalog.add_partitions(spark, table, current.columns, added)
-    catalog.move_partitions(
-        spark, current, replaced, progress=lambda done: log.info("%s: %d of %d replaced partition(s) switched", table, done, len(replaced))
-    )
+    catalog.move_partitions(spark, current, replaced, progress=lambda done: _switched(table, done, len(replaced)))
     catalog.drop_partitions(spark, table, current.columns, dropped)
     catalog.forget_metadata(spark, table)  # cached DataFrames that read the table keep the rows they were computed from
     log.info("%s: %d partition(s) added, %d replaced, %d dropped", table, len(added), len(replaced), len(dropped))
+
+
+def _switched(table: str, done: int, replaced: int) -> None:
+    """Progress of a long switch; the last batch's is the summary line's."""
+    if done < replaced:
+        log.info("%s: %d of %d replaced partition(s) switched", table, done, replaced)
 
 
 # --- the rows a write keeps ------------------------------------------------------------------------------
@@ -350,7 +354,7 @@ def remove_unregistered(
         log.debug("deleting %s: nothing registered refers to it", folder)
         fs.delete(spark, folder)
     if unused:
-        log.info("%s: deleted %d folder(s) of earlier runs that nothing registered refers to", root, len(unused))
+        log.debug("%s: deleted %d folder(s) of earlier runs that nothing registered refers to", root, len(unused))
 
 
 def is_run_of(name: str, run_id: str) -> bool:

@@ -114,7 +114,8 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
 
             superseded = write_quarantine(spark, config, ctx, raw, marked, staged, record)
             for name, target_staged in staged.items():
-                log.info("publishing %s into %s", name, config.targets[name].table)
+                # DEBUG: the partition counts and the run's last line say what changed
+                log.debug("publishing %s into %s", name, config.targets[name].table)
                 publishing.add(name)
                 superseded += publish(spark, target_staged)
                 record.rows_written[name] = tallies[name].loaded
@@ -129,7 +130,7 @@ def run_batch(job: Job, ctx: RunContext) -> RunOutcome:
                 if name not in publishing:  # a publish cut short may have registered part of its staging
                     discard(spark, target_staged)
     watch.lap("audit")
-    log.info("run %s stage seconds: %s", ctx.run_id, watch)
+    log.debug("run %s stage seconds: %s", ctx.run_id, watch)
     return RunOutcome(record, validations)
 
 

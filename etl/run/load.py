@@ -34,7 +34,10 @@ def write_quarantine(
     for name, rows in record.rows_malformed.items():
         table = quarantine.source_table(config.name, name)
         if rows:
-            log.warning("source %s: %d malformed line(s) quarantined in %s", name, rows, table)
+            # INFO: a designed outcome of a successful run (the failure is a threshold's, if any)
+            log.info(
+                "source %s: %d malformed line(s) quarantined in %s (`etl quarantine %s --run-date DAY`)", name, rows, table, config.name
+            )
         lines = malformed_rows(raw[name], config.sources[name].date_partition)
         superseded += quarantine.write(spark, ctx, table, lines, rows, quarantine.source_description(config.name, name))
     for name, rows in record.rows_quarantined.items():

@@ -35,6 +35,7 @@ from pyspark.sql.streaming import StreamingQuery
 from etl.config.models import TableFormat, TargetConfig
 from etl.context import RunContext
 from etl.errors import EtlError
+from etl.extract.landing import landing_folder
 from etl.extract.streams import malformed_records, read_stream, well_formed_records
 from etl.job import Job
 from etl.load import write_table
@@ -96,7 +97,7 @@ def run_stream(job: Job, ctx: RunContext, every_seconds: int | None = None) -> a
             queries[f"source:{name}"] = _start(
                 malformed_records(frame).writeStream.foreachBatch(sink), ctx, f"quarantine_{name}", every_seconds
             )
-        _wait(queries, counts, every_seconds is not None)
+        _wait(queries, counts, every_seconds is not None, _arriving(job, ctx))
         # a source's quarantine query reads that source alone, every record of it
         record.rows_read = {name: sum(counts[f"source:{name}"].read.values()) for name in raw}
         record.rows_malformed = {name: sum(counts[f"source:{name}"].written.values()) for name in raw}
@@ -147,22 +148,61 @@ def _batch_ctx(ctx: RunContext, batch_id: int) -> RunContext:
     return RunContext(ctx.job, ctx.env, ctx.window, f"{ctx.run_id}-b{batch_id}", ctx.zones)
 
 
-def _wait(queries: Mapping[str, StreamingQuery], counts: Mapping[str, Counts], until_interrupted: bool) -> None:
+def _arriving(job: Job, ctx: RunContext) -> str:
+    """What the stream waits for, in words: the folders its files land under, or its Kinesis streams."""
+    if job.env.streams_from == "kinesis":
+        names = [source.kinesis.stream_name for source in job.config.sources.values() if source.kinesis]
+        return f"new records on Kinesis stream(s) {', '.join(names)}"
+    return f"new files under {', '.join(sorted({landing_folder(source, ctx.zones) for source in job.config.sources.values()}))}"
+
+
+class _Idle:
+    """While nothing new arrives, one line a minute that says what the stream waits for (else a stream
+    that runs with nothing to do cannot be told from one that hangs)."""
+
+    def __init__(self, arriving: str, clock: Callable[[], float]) -> None:
+        self.arriving, self.clock = arriving, clock
+        self.read, self.since, self.minutes = 0, clock(), 0
+
+    def look(self, read: int) -> None:
+        now = self.clock()
+        if read != self.read:
+            self.read, self.since, self.minutes = read, now, 0
+            return
+        minutes = int((now - self.since) // 60)
+        if minutes > self.minutes:
+            self.minutes = minutes
+            log.info("waiting for %s (nothing new for %d min)", self.arriving, minutes)
+
+
+def _wait(
+    queries: Mapping[str, StreamingQuery],
+    counts: Mapping[str, Counts],
+    until_interrupted: bool,
+    arriving: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
     """Collect every query's progress until all have stopped (availableNow), or until Ctrl-C / SIGTERM,
-    then stop each once its micro-batch in progress has finished. A failed query raises."""
+    then stop each once its micro-batch in progress has finished; until interrupted, say once a minute
+    when nothing arrives. A failed query raises."""
     stop = threading.Event()
+    idle = _Idle(arriving, clock)
     if until_interrupted:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
     try:
         while any(query.isActive for query in queries.values()) and not stop.is_set():
             _collect(queries, counts)
-            time.sleep(0.5)
+            if until_interrupted:
+                idle.look(sum(sum(count.read.values()) for count in counts.values()))
+            sleep(0.5)
         if stop.is_set():
             log.info("stopping after the micro-batch in progress")
             for query in queries.values():
                 while query.isActive and query.status["isTriggerActive"]:
-                    time.sleep(0.2)
+                    sleep(0.2)
                 query.stop()
         for name, query in queries.items():
             failure = query.exception()

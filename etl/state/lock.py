@@ -71,23 +71,27 @@ def acquire(spark: SparkSession, zones: Zones, job: str, run_id: str) -> Holder 
     mine = Holder(run_id, os.getpid(), socket.gethostname())
     dead = None
     for _ in range(2):  # a second try after removing a dead run's lock
-        try:
-            catalog.add_partitions(spark, LOCK_TABLE, ["job"], {(job,): join(_table_location(zones), f"job={job}", mine.folder)})
-            return dead
-        except Exception as error:
-            holder = holder_of(spark, job)
-            if holder is None:
-                raise  # not a lock someone holds: the metastore failed
-            if holder.run_id == run_id:  # ours: the add went through, its answer was lost and its retry found it
+        # Looked for first: the add is what takes the lock atomically, but a metastore logs each add of a
+        # partition that exists as an error (with the whole partition), on the console of a local run.
+        holder = holder_of(spark, job)
+        if holder is None:
+            try:
+                catalog.add_partitions(spark, LOCK_TABLE, ["job"], {(job,): join(_table_location(zones), f"job={job}", mine.folder)})
                 return dead
-            if not holder.is_dead_here():
-                raise JobLocked(
-                    f"{job} is already running: run {holder.run_id} (pid {holder.pid} on {holder.host}) holds its lock; "
-                    f"if that run is dead, remove the lock with `etl unlock {job}`"
-                ) from error
-            log.warning("%s: taking over the lock of run %s, whose process %d is gone", job, holder.run_id, holder.pid)
-            release(spark, job, holder.run_id)
-            dead = holder
+            except Exception:
+                holder = holder_of(spark, job)  # another run took it in between
+                if holder is None:
+                    raise  # not a lock someone holds: the metastore failed
+        if holder.run_id == run_id:  # ours: an add went through, its answer was lost and its retry found it
+            return dead
+        if not holder.is_dead_here():
+            raise JobLocked(
+                f"{job} is already running: run {holder.run_id} (pid {holder.pid} on {holder.host}) holds its lock; "
+                f"if that run is dead, remove the lock with `etl unlock {job}`"
+            )
+        log.warning("%s: taking over the lock of run %s, whose process %d is gone", job, holder.run_id, holder.pid)
+        release(spark, job, holder.run_id)
+        dead = holder
     raise JobLocked(f"{job}: could not take its lock")
 
 

@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame
 
 from etl.context import RunContext
 from etl.job import Job
-from tests.integration.conftest import REPO, Lake
+from tests.integration.conftest import REPO, Lake, Result
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +39,8 @@ class Broken(Job):
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    """One day of the TPC-H demo landed, and a conf dir that also declares the job `broken`."""
+def landed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Result]:
+    """One day of the TPC-H demo landed (by `etl -v demo-data`), and a conf dir that also declares the job `broken`."""
     home = tmp_path_factory.mktemp("console")
     shutil.copytree(REPO / "conf", home / "conf")
     job = {
@@ -51,8 +51,22 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     (home / "conf" / "jobs" / "broken.yaml").write_text(yaml.safe_dump(job))
     environ = {"ETL_CONF_DIR": str(home / "conf"), "PYTHONPATH": str(REPO), "ETL_DRIVER_MEMORY": "1g", "ETL_TABLE_FORMAT": "parquet"}
     lake = Lake(home / "lake", environ=environ)
-    lake.etl_ok("demo-data", "--env", "test", "--scale", "0.01", "--from", DAY, "--to", DAY)
-    return lake
+    landing = lake.etl("-v", "demo-data", "--env", "test", "--scale", "0.01", "--from", DAY, "--to", DAY)
+    assert landing.code == 0, landing.stderr[-3000:]
+    return lake, landing
+
+
+@pytest.fixture(scope="module")
+def lake(landed: tuple[Lake, Result]) -> Lake:
+    return landed[0]
+
+
+def test_dash_v_brings_sparks_lines_back_to_the_console(landed: tuple[Lake, Result]) -> None:
+    lake, landing = landed
+    version = re.compile(r"^\d\d:\d\d:\d\d INFO SparkContext: Running Spark version \d+\.\d+\.\d+$", re.MULTILINE)
+    assert version.search(landing.stderr)
+    assert re.search(rf"^landed .+ under file://{lake.root}/raw/tpch$", landing.stderr, re.MULTILINE)
+    # without -v, every other etl command of the tests shows only the project's own lines (Lake.etl_ok)
 
 
 def stale_crc(file: Path) -> tuple[int, int]:

@@ -26,7 +26,7 @@ from statistics import fmean
 import pytest
 import yaml
 
-from tests.integration.conftest import ETL, REPO, Lake
+from tests.integration.conftest import ETL, REPO, Lake, unexpected_lines
 
 pytestmark = pytest.mark.integration
 
@@ -302,6 +302,7 @@ def test_etl_stream_takes_new_files_until_ctrl_c_then_stops_cleanly(nights: Nigh
         if stream.poll() is None:
             os.killpg(stream.pid, signal.SIGKILL)
     assert stream.returncode == 0, stderr[-2000:]
+    assert unexpected_lines(stderr) == []  # as of every successful command (Lake.etl_ok)
     lake.prefetch(
         "SELECT window_start, readings, temperature_max, anomalies FROM analytics.iot_device_5min WHERE device_id = 'dev-09999'", AUDIT_SQL
     )

@@ -202,7 +202,7 @@ def test_the_emr_step_loads_correct_tables_on_the_cluster(  # type: ignore[no-un
     # the driver found the catalog helper the step passes with --jars (the lock alone lists partitions);
     # the run's log reaches the step's output, so the warning would be there
     output = done.stdout + done.stderr
-    assert "INFO etl.run.batch: publishing fact_sales into warehouse.fact_sales" in output
+    assert "INFO etl.run.batch: staging fact_sales for warehouse.fact_sales" in output
     assert "etl-catalog.jar is not on the driver's classpath" not in output
     assert "\tat " not in output, output[max(0, output.find("\tat ") - 1500) : output.find("\tat ") + 300]  # no Java stack trace
     # the executors ran job code from the zip Spark shipped to them

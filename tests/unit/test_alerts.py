@@ -220,6 +220,7 @@ def test_a_failed_etl_run_publishes_one_alert(
         handle.write(f"alerts:\n  sns_topic_arn: {TOPIC}\n")
     monkeypatch.setenv("ETL_LAKE_ROOT", str(local_path(zones.lake_root)))
     earlier = run_ids(spark)  # other tests' runs
+    Path(str(local_path(zones.uri("raw", "tpch", "orders")))).mkdir(parents=True, exist_ok=True)  # landed before, not this day
     assert main(["--conf-dir", str(conf), "run", "sales_warehouse", "--env", "test", "--run-date", "1992-01-02"]) == 1
     error = capsys.readouterr().err.splitlines()[-1]
     orders = zones.uri("raw", "tpch", "orders")
@@ -252,6 +253,7 @@ def test_a_failed_pipeline_publishes_one_alert_for_the_night(
     )
     monkeypatch.setenv("ETL_LAKE_ROOT", str(local_path(zones.lake_root)))
     earlier = run_ids(spark)  # other tests' runs
+    Path(str(local_path(zones.uri("raw", "tpch", "orders")))).mkdir(parents=True, exist_ok=True)  # landed before, not this day
     assert main(["--conf-dir", str(conf), "pipeline", "run", "night", "--env", "test", "--run-date", "1992-01-03"]) == 1
     error = capsys.readouterr().err.splitlines()[-1]
     orders = zones.uri("raw", "tpch", "orders")

@@ -149,3 +149,37 @@ def test_sql_prints_a_table_for_a_person_at_a_terminal(  # type: ignore[no-untyp
         "job,rows_read,price,n,s,arr,note",
         'sales_warehouse,"{""customer"": 1554, ""orders"": 15000}",12.50,,"{""a"": 1, ""b"": ""x,y""}","[1, 2]","two',
     ]
+
+
+def test_a_run_before_any_data_landed_says_what_to_do_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    monkeypatch.setenv("ETL_LAKE_ROOT", str(lake))
+    demo = "etl: error: {job}: the demo's data has not landed in {uri}: run `etl demo-data {dataset} --env local` first"
+    runs = {
+        ("run", "sales_warehouse", "--run-date", "1992-01-01"): demo.format(
+            job="sales_warehouse", uri=f"file://{lake}/raw/tpch/orders", dataset="tpch"
+        ),
+        ("pipeline", "run", "nightly", "--run-date", "1992-01-01"): demo.format(
+            job="sales_warehouse", uri=f"file://{lake}/raw/tpch/orders", dataset="tpch"
+        ),
+        ("backfill", "clickstream_sessions", "--from", "2024-06-01", "--to", "2024-06-02"): demo.format(
+            job="clickstream_sessions", uri=f"file://{lake}/raw/clickstream", dataset="clickstream"
+        ),
+        ("stream", "iot_telemetry"): demo.format(job="iot_telemetry", uri=f"file://{lake}/raw/iot", dataset="iot"),
+    }
+    for args, line in runs.items():
+        assert main(["--conf-dir", str(REPO_CONF), *args, "--env", "local"]) == 1
+        assert capsys.readouterr().err.splitlines() == [line]
+    # a job's own landing folder (not the demo's) is named as it is
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO_CONF, conf)
+    job = conf / "jobs" / "sales_warehouse.yaml"
+    job.write_text(job.read_text().replace("path: tpch/", "path: sales/"))
+    assert main(["--conf-dir", str(conf), "run", "sales_warehouse", "--env", "local", "--run-date", "1992-01-01"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"etl: error: sales_warehouse: nothing has landed yet: file://{lake}/raw/sales/orders (source orders) does not exist, "
+        "nor do the folders of its 4 other source(s)"
+    ]
+    assert not lake.exists()  # no metastore_db, spark-warehouse or logs: Spark never started

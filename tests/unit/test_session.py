@@ -154,11 +154,30 @@ def test_thrift_metastore_client_retries_through_a_restart_and_keeps_its_connect
 
 def test_every_env_compiles_huge_generated_methods_and_keeps_its_own_jvm_options() -> None:
     local = session_settings(ConfigDir(REPO_CONF, environ={"ETL_LAKE_ROOT": "/srv/lake"}).env("local"), "etl-x")
-    assert local["spark.driver.extraJavaOptions"].split()[0] == "-XX:-DontCompileHugeMethods"
+    jit = "-XX:-DontCompileHugeMethods -XX:ReservedCodeCacheSize=512m"  # and room for what it compiles
+    assert local["spark.driver.extraJavaOptions"].startswith(f"{jit} ")
     assert "-Dderby.system.home=/srv/lake/logs" in local["spark.driver.extraJavaOptions"].split()
-    assert local["spark.executor.extraJavaOptions"] == "-XX:-DontCompileHugeMethods"
+    assert local["spark.executor.extraJavaOptions"] == jit
     emr = ConfigDir(REPO_CONF, environ={"ETL_BUCKET": "b"}).env("emr")
     emr.spark.conf["spark.executor.extraJavaOptions"] = "-Dcustom=1"
     settings = session_settings(emr, "etl-x")
-    assert settings["spark.executor.extraJavaOptions"] == "-XX:-DontCompileHugeMethods -Dcustom=1"
-    assert settings["spark.driver.extraJavaOptions"] == "-XX:-DontCompileHugeMethods"
+    assert settings["spark.executor.extraJavaOptions"] == f"{jit} -Dcustom=1"
+    assert settings["spark.driver.extraJavaOptions"] == jit
+
+
+class Stderr:
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+def test_sparks_progress_bar_shows_on_a_terminal_only_unless_the_env_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    configs = ConfigDir(REPO_CONF, environ={"ETL_LAKE_ROOT": "/srv/lake"})
+    local, test = configs.env("local"), configs.env("test")  # test: progress_bar false
+    shown = {}
+    for terminal in (True, False):
+        monkeypatch.setattr("sys.stderr", Stderr(terminal))
+        shown[terminal] = [session_settings(env, "etl-x")["spark.ui.showConsoleProgress"] for env in (local, test)]
+    assert shown == {True: ["true", "false"], False: ["false", "false"]}
