@@ -92,14 +92,20 @@ $(JARS_STAMP): etl/jars.py etl/dev/jars.py $(BIN)/etl
 	$(BIN)/python -m etl.dev.jars >/dev/null
 	@touch $@
 
-test: setup ## run the whole suite (unit + integration)
-	$(BIN)/pytest
+# Two pytest workers (pytest-xdist), each module's tests in one of them: most of an integration test's time
+# is an etl command starting its JVM, which leaves the other core idle. Each worker has its one session-scoped
+# SparkSession; WORKERS=0 runs everything in this process.
+WORKERS ?= 2
+PYTEST := $(BIN)/pytest $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadfile)
+
+test: setup ## run the whole suite (unit + integration; WORKERS=2 pytest workers)
+	$(PYTEST)
 
 unit: setup ## unit tests only
-	$(BIN)/pytest tests/unit
+	$(PYTEST) tests/unit
 
 integration: setup ## end-to-end runs of the etl command
-	$(BIN)/pytest tests/integration
+	$(PYTEST) tests/integration
 
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check etl jobs tests bench examples

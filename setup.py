@@ -33,7 +33,7 @@ setup(
         # etl report JOB --history draws its charts with matplotlib.
         "report": ["matplotlib>=3.8"],
         "dev": [
-            *["pytest>=8", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML"],
+            *["pytest>=8", "pytest-xdist>=3.5", "chispa>=0.10", "duckdb>=1.1", "ruff", "mypy", "types-PyYAML"],
             # local stand-ins and the report's browser test
             *["moto[server]>=5,<6", "boto3-stubs[emr,s3]", "selenium>=4.20"],
             # the metastore service asked over Thrift, not through Spark (table and column comments)
