@@ -16,20 +16,11 @@ from etl.quality.history import write_history
 from etl.quality.report import LocalStore
 from etl.state.audit import RunRecord
 from etl.zones import Zones
+from tests.integration.browser import By, chromium, webdriver  # skips this module without Chromium
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-    pytest.skip(
-        f"headless Chromium not found ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver", allow_module_level=True
-    )
-pytest.importorskip("selenium", reason="selenium is not installed: pip install -e '.[dev]' (or pip install selenium)")
 pytest.importorskip("matplotlib", reason="matplotlib is not installed: pip install -e '.[report]'")
-
-from selenium import webdriver  # noqa: E402  (after the skips: the module is optional)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
 
 JOB = "sales_warehouse"
 NO_INPUT = f"source orders: no input for 1 of the 1 day(s) of 1992-01-14: dt=1992-01-14 missing under file:///lake/raw/tpch/orders <{JOB}>"
@@ -87,14 +78,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1800"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages, for get_log
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
+    with chromium(1400, 1800) as driver:
+        yield driver
 
 
 def test_the_page_loads_without_console_errors(page: str, browser: webdriver.Chrome, tmp_path: Path) -> None:

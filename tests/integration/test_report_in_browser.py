@@ -23,22 +23,12 @@ import yaml
 
 from etl.accounting import RunRows
 from etl.quality.report import RunInfo, render_report
+from tests.integration.browser import By, WebElement, chromium, webdriver  # skips this module without Chromium
 from tests.integration.conftest import REPO, Lake, query
 from tests.integration.expected import expected_aggregates, expected_dimension
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-    pytest.skip(
-        f"headless Chromium not found ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver", allow_module_level=True
-    )
-pytest.importorskip("selenium", reason="selenium is not installed: pip install -e '.[dev]' (or pip install selenium)")
-
-from selenium import webdriver  # noqa: E402  (after the skips: the module is optional)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 
 FIRST, LAST = "1992-01-01", "1992-01-02"
 SUITES = ["fact_sales", "dim_customer", "agg_sales_daily"]  # conf/jobs/sales_warehouse.yaml's targets, each with its suite
@@ -63,13 +53,8 @@ def report(lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={WIDTH},768"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
+    with chromium(WIDTH, 768) as driver:
+        yield driver
 
 
 def row_of(row: WebElement) -> dict[str, Any]:
