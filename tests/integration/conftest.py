@@ -9,10 +9,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -22,6 +23,7 @@ from etl.dev.errors import ServiceUnavailable
 from etl.dev.metastore import HiveMetastore, metastore_service
 from etl.dev.s3 import S3Server
 from tests.leaks import record_output, register_secret
+from tests.readme import Block, Ran, run
 
 REPO = Path(__file__).resolve().parents[2]
 ETL = Path(sys.executable).parent / "etl"
@@ -99,6 +101,21 @@ class Lake:
         unexpected = unexpected_lines(result.stderr)
         assert not unexpected, f"etl {' '.join(args)} printed unexpected lines on stderr:\n" + "\n".join(unexpected[:40])
         return result
+
+    def readme(
+        self, block: Block, replace: Mapping[str, str] = MappingProxyType({}), interrupt_when: Callable[[], bool] | None = None
+    ) -> list[Ran]:
+        """Run a README block in this lake as a reader would (tests/readme.py `run`): each command exits as
+        the README says, and each successful etl command prints only expected lines on stderr."""
+        env = {**os.environ, "ETL_LAKE_ROOT": str(self.root), "ETL_CONF_DIR": str(REPO / "conf"), **self.environ}
+        done = run(block, cwd=self.root.parent, env=env, replace=replace, interrupt_when=interrupt_when)
+        for ran in done:
+            record_output(ran.command.text, ran.stdout + ran.stderr)
+            if ran.command.argv[0] == "etl" and ran.code == 0:
+                unexpected = unexpected_lines(ran.stderr)
+                assert not unexpected, f"{ran.command} printed unexpected lines on stderr:\n" + "\n".join(unexpected[:40])
+        self.fetched.clear()
+        return done
 
     def sql(self, query: str) -> list[dict[str, str]]:
         """Rows of `etl sql` (CSV with header) as dicts of strings, exactly as printed; from prefetch() if it ran the query."""

@@ -1,4 +1,5 @@
-"""The README's shell commands against the real `etl` parser, the repo's config and the Makefile: a renamed
+"""The README's shell commands: each block is run by the test module its tag names (tests/readme.py), and
+every command is checked against the real `etl` parser, the repo's config and the Makefile, so a renamed
 flag, job, pipeline, env or make target fails here, not in a reader's terminal."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from etl.cli import _parser
-from tests.readme import Command, commands, etl_commands
+from tests.readme import Command, blocks, commands, etl_commands
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf"
@@ -48,6 +49,34 @@ def test_the_reader_splits_commands_as_a_shell_does() -> None:
         (["etl", "cluster", "plan", "nightly", "--run-date", "1992-04-01"], 8, "A heading"),
         (["make", "test"], 10, "A heading"),
     ]
+    # what bash runs: redirections kept, comments out (a # inside quotes or a word stays)
+    assert [(c.text, c.comment) for c in commands(text)] == [
+        ('etl sql --env local "SELECT a\n                     FROM t"', "a comment"),
+        ("ETL_BUCKET=b etl cluster plan nightly   --run-date 1992-04-01 > plan.json", ""),
+        ("make test", ""),
+    ]
+
+
+def test_a_comment_may_say_what_a_command_exits_with() -> None:
+    text = "```sh\netl run a --run-date 1992-01-03   # no extract: exit 1\necho 'a # b' c#d  # fine\n```"
+    assert [(c.text, c.comment, c.exit_code) for c in commands(text)] == [
+        ("etl run a --run-date 1992-01-03", "no extract: exit 1", 1),
+        ("echo 'a # b' c#d", "fine", 0),
+    ]
+
+
+def test_every_block_is_run_by_the_module_its_tag_names() -> None:
+    found = blocks()
+    assert len(found) > 15
+    for block in found:
+        where = f"README.md:{block.line} ({block.section})"
+        assert block.runner, f"{where}: no <!-- run by ... --> above the block"
+        runner = REPO / block.runner
+        assert runner.is_file(), f"{where}: {block.runner} does not exist"
+        if block.runner == ".ci/run":  # the contract: CI runs exactly the README's two commands
+            assert all(re.search(rf"\b{re.escape(c.text)}\b", runner.read_text()) for c in block.commands), where
+        else:
+            assert "blocks_run_by(__file__)" in runner.read_text(), f"{where}: {block.runner} does not run its blocks"
 
 
 def test_every_etl_command_of_the_readme_parses_and_names_what_exists() -> None:
