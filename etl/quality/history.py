@@ -21,7 +21,8 @@ from string import Template
 from typing import Any
 
 from etl.errors import EtlError
-from etl.quality.report import REPORT_NAME, Store, _e, _percent, day_uri
+from etl.quality.page_text import escape, percent
+from etl.quality.report import REPORT_NAME, Store, day_uri
 from etl.runs import duration, run_dates, totals
 from etl.state.audit import RunRecord
 from etl.zones import Zones, join, local_path
@@ -105,10 +106,10 @@ def render_history(job: str, env: str, runs: Sequence[RunRecord], reported: Coll
         ),
     ]
     return PAGE.substitute(
-        title=_e(f"Run history: {job} ({env})"),
-        job=_e(job),
-        env=_e(env),
-        summary=_e(_summary(shown)),
+        title=escape(f"Run history: {job} ({env})"),
+        job=escape(job),
+        env=escape(env),
+        summary=escape(_summary(shown)),
         charts="\n".join(charts),
         rows="\n".join(_row(night) for night in shown),
     )
@@ -125,20 +126,20 @@ def _summary(shown: Sequence[Night]) -> str:
 
 
 def _row(night: Night) -> str:
-    link = f'<a href="{_e(night.report)}">report</a>' if night.report else '<span class="na">none</span>'
+    link = f'<a href="{escape(night.report)}">report</a>' if night.report else '<span class="na">none</span>'
     cells = [
-        ("run-date", _e(night.dates)),
-        ("status", f'<span class="status {_e(night.status)}">{_e(night.status)}</span>'),
-        ("started", _e(night.started)),
-        ("duration", _e(night.duration)),
-        ("loaded", _e("—" if night.loaded is None else f"{night.loaded:,}")),
-        ("quarantine-rate", _e(_percent(night.quarantine_rate))),
-        ("validation", _e(night.validation)),
-        ("error", _e(night.error)),
+        ("run-date", escape(night.dates)),
+        ("status", f'<span class="status {escape(night.status)}">{escape(night.status)}</span>'),
+        ("started", escape(night.started)),
+        ("duration", escape(night.duration)),
+        ("loaded", escape("—" if night.loaded is None else f"{night.loaded:,}")),
+        ("quarantine-rate", escape(percent(night.quarantine_rate))),
+        ("validation", escape(night.validation)),
+        ("error", escape(night.error)),
         ("report", link),
     ]
     tds = "".join(f'<td class="{name}">{value}</td>' for name, value in cells)
-    return f'<tr class="run {_e(night.status)}" data-run-id="{_e(night.run_id)}" data-status="{_e(night.status)}">{tds}</tr>'
+    return f'<tr class="run {escape(night.status)}" data-run-id="{escape(night.run_id)}" data-status="{escape(night.status)}">{tds}</tr>'
 
 
 def _chart(
@@ -148,7 +149,7 @@ def _chart(
     svg = _svg(key, title, unit, [(d, float(v), s) for d, v, s in points if v is not None], days, ticks)
     return (
         f'<figure class="chart" id="chart-{key}">\n{svg}\n'
-        f"<figcaption>{_e(title)} ({_e(unit)}) by run date; red points: failed runs.</figcaption>\n</figure>"
+        f"<figcaption>{escape(title)} ({escape(unit)}) by run date; red points: failed runs.</figcaption>\n</figure>"
     )
 
 

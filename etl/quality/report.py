@@ -14,7 +14,6 @@ alike. Every value is HTML-escaped, because values come from the data.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ from etl.accounting import RunRows
 from etl.config.models import EnvConfig, JobConfig
 from etl.context import RunContext
 from etl.errors import EtlError
+from etl.quality.page_text import escape, percent
 from etl.quality.suite import GE_SEVERITY
 from etl.quality.validate import ValidationResult, outcome_of, overall_status
 from etl.quality.wording import plain_words
@@ -69,12 +69,12 @@ def render_report(run: RunInfo, results: Mapping[str, Mapping[str, Any]], rows: 
     status = overall_status(judged.values())
     targets = [*(rows.targets if rows else []), *(target for target in results if not rows or target not in rows.targets)]
     return PAGE.substitute(
-        title=_e(f"Validation report: {run.job}, run date {run.run_date} ({status})"),
-        status=_e(status),
+        title=escape(f"Validation report: {run.job}, run date {run.run_date} ({status})"),
+        status=escape(status),
         summary=_summary(run, status),
         sources=_sources(rows),
         targets="\n".join(_target(target, results.get(target), judged.get(target), run.tables.get(target), rows) for target in targets),
-        ge_version=_e(_ge_version(results)),
+        ge_version=escape(_ge_version(results)),
     )
 
 
@@ -92,12 +92,12 @@ def suite_of(target: str, result: Mapping[str, Any]) -> str:
 
 def _summary(run: RunInfo, status: str) -> str:
     rows = [
-        ("job", "Job", _e(run.job)),
-        ("run-id", "Run id", _e(run.run_id)),
-        ("run-date", "Run date", _e(run.run_date)),
-        ("window", "Window", _e(run.window) if run.window else '<span class="na">not recorded</span>'),
-        ("env", "Env", _e(run.env)),
-        ("status", "Status", f'<span class="status {_e(status)}">{_e(status)}</span>'),
+        ("job", "Job", escape(run.job)),
+        ("run-id", "Run id", escape(run.run_id)),
+        ("run-date", "Run date", escape(run.run_date)),
+        ("window", "Window", escape(run.window) if run.window else '<span class="na">not recorded</span>'),
+        ("env", "Env", escape(run.env)),
+        ("status", "Status", f'<span class="status {escape(status)}">{escape(status)}</span>'),
     ]
     return "\n".join(f'<tr><th>{label}</th><td id="{key}">{value}</td></tr>' for key, label, value in rows)
 
@@ -110,7 +110,7 @@ def _sources(rows: RunRows | None) -> str:
             " its rows read, loaded, quarantined and dropped are in the audit table etl_audit.job_runs.</p>"
         )
     lines = "\n".join(
-        f'<tr data-source="{_e(name)}"><td class="source">{_e(name)}</td><td class="count">{_count(source.read)}</td>'
+        f'<tr data-source="{escape(name)}"><td class="source">{escape(name)}</td><td class="count">{_count(source.read)}</td>'
         f'<td class="count">{_count(source.malformed)}</td></tr>'
         for name, source in rows.sources.items()
     )
@@ -122,17 +122,17 @@ def _sources(rows: RunRows | None) -> str:
 
 
 def _target(target: str, result: Mapping[str, Any] | None, judged: ValidationResult | None, table: str | None, rows: RunRows | None) -> str:
-    shown_table = _e(table) if table else '<span class="na">unknown</span>'
+    shown_table = escape(table) if table else '<span class="na">unknown</span>'
     accounting = _accounting(target, rows) if rows and target in rows.targets else ""
     if result is None or judged is None:
-        return NO_SUITE.substitute(target=_e(target), table=shown_table, accounting=accounting)
+        return NO_SUITE.substitute(target=escape(target), table=shown_table, accounting=accounting)
     stats = result.get("statistics") or {}
     items = sorted(result.get("results", []), key=_rank)  # failed first, then warnings, then met
     validated = _first([(item.get("result") or {}).get("element_count") for item in items])
     return TARGET.substitute(
-        target=_e(target),
-        suite=_e(judged.suite),
-        status=_e(judged.status),
+        target=escape(target),
+        suite=escape(judged.suite),
+        status=escape(judged.status),
         table=shown_table,
         rows=_count(validated),
         met=_count(stats.get("successful_expectations")),
@@ -166,13 +166,13 @@ def _accounting(target: str, rows: RunRows) -> str:
     lines += [("quarantined-by", rule, f"by rule {rule}", found) for rule, found in counts.quarantined_by.items()]
     lines += [("dropped", rule, f"dropped by rule {rule}", found) for rule, found in counts.dropped.items()]
     if account:
-        whole, note = account.read, f'<p class="equation"><code>{_e(account.equation())}</code></p>'
+        whole, note = account.read, f'<p class="equation"><code>{escape(account.equation())}</code></p>'
     else:
         whole = counts.loaded + counts.quarantined + sum(counts.dropped.values())
         note = "<p class=\"na\">No rows_from: the run does not check this target's rows against a source's.</p>"
     body = "\n".join(
-        f'<tr class="{kind}"{f" data-rule={_q(rule)}" if rule else ""}><td class="what">{_e(what)}</td>'
-        f'<td class="count">{_count(found)}</td><td class="share">{_e(_percent(100 * found / whole if whole else None))}</td></tr>'
+        f'<tr class="{kind}"{f" data-rule={_q(rule)}" if rule else ""}><td class="what">{escape(what)}</td>'
+        f'<td class="count">{_count(found)}</td><td class="share">{escape(percent(100 * found / whole if whole else None))}</td></tr>'
         for kind, rule, what, found in lines
     )
     share = "% of read" if account else "% of rows"
@@ -194,23 +194,23 @@ def _expectation(item: Mapping[str, Any]) -> str:
     else:
         note = _cut(f"observed: {_text(details['observed_value'])}", NOTE_CHARACTERS) if "observed_value" in details else ""
     sample = "".join(_sample(value) for value in (details.get("partial_unexpected_list") or [])[:SAMPLE_SIZE])
-    definition = f'<code class="type">{_e(config.get("type"))}</code>' + "".join(
-        f'<span class="kwarg">{_e(k)}={_cut(_text(v), SHOWN_CHARACTERS)}</span>' for k, v in kwargs.items()
+    definition = f'<code class="type">{escape(config.get("type"))}</code>' + "".join(
+        f'<span class="kwarg">{escape(k)}={_cut(_text(v), SHOWN_CHARACTERS)}</span>' for k, v in kwargs.items()
     )
     cells = [
         ("words", _cut(plain_words(str(config.get("type")), kwargs), WORDS_CHARACTERS)),
         ("definition", definition),
-        ("severity", _e(severity)),
-        ("outcome", _e(outcome)),
+        ("severity", escape(severity)),
+        ("outcome", escape(outcome)),
         ("element-count", _count(details.get("element_count"))),
         ("unexpected-count", _count(details.get("unexpected_count"))),
-        ("unexpected-percent", _e(_percent(details.get("unexpected_percent")))),
+        ("unexpected-percent", escape(percent(details.get("unexpected_percent")))),
         ("unexpected-values", sample),
         ("note", note),
     ]
     tds = "".join(f'<td class="{name}">{value}</td>' for name, value in cells)
-    attributes = f'data-expectation="{_e(config.get("type"))}" data-kwargs="{_e(json.dumps(kwargs, sort_keys=True, default=str))}"'
-    return f'<tr class="expectation {outcome} severity-{_e(severity)}" {attributes}>{tds}</tr>'
+    attributes = f'data-expectation="{escape(config.get("type"))}" data-kwargs="{escape(json.dumps(kwargs, sort_keys=True, default=str))}"'
+    return f'<tr class="expectation {outcome} severity-{escape(severity)}" {attributes}>{tds}</tr>'
 
 
 def _sample(value: Any) -> str:
@@ -229,7 +229,7 @@ def _cut(text: str, most: int, visible: bool = False) -> str:
     shown = _visible_whitespace(text) if visible else text
     if len(shown) > most:
         shown = shown[: most - 1] + "…"
-    return _e(shown) if shown == text else f'<span class="cut" title="{_e(text)}">{_e(shown)}</span>'
+    return escape(shown) if shown == text else f'<span class="cut" title="{escape(text)}">{escape(shown)}</span>'
 
 
 _WHITESPACE = {"\t": "⇥", "\n": "↵", "\r": "␍", "\u00a0": "⍽"}
@@ -250,13 +250,8 @@ def _ge_version(results: Mapping[str, Mapping[str, Any]]) -> str:
     return ", ".join(sorted(versions - {"None"})) or "unknown"
 
 
-def _e(value: Any) -> str:
-    """Every value on the page goes through here: they come from the data."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
 def _q(value: str) -> str:
-    return f'"{_e(value)}"'
+    return f'"{escape(value)}"'
 
 
 def _text(value: Any) -> str:
@@ -267,16 +262,6 @@ def _text(value: Any) -> str:
 def _count(value: Any) -> str:
     """12,349: counts with thousands separators; — for none."""
     return "—" if value is None else f"{int(value):,}"
-
-
-def _percent(value: Any) -> str:
-    """Two decimals without trailing zeros (25%, 90.74%, 99.99%); below 0.01% three significant digits,
-    so that one bad row in millions shows as 0.000123% rather than as 0%."""
-    if value is None:
-        return "—"
-    percent = float(value)
-    text = f"{percent:.3g}" if 0 < percent < 0.01 else f"{percent:.2f}".rstrip("0").rstrip(".")
-    return f"{text}%"
 
 
 def _first(values: Sequence[Any]) -> Any:
