@@ -25,6 +25,8 @@ README = REPO / "README.md"
 # Where a line stops being the command's arguments: a redirection, a pipe, a second command.
 _ENDS = {">", ">>", "<", "|", "&&", "||", ";", "2>&1"}
 _TAG = re.compile(r"<!-- run by (\S+) -->")
+# A block no test can run (Docker), with the reason; test_readme allows it for docker commands only.
+_NOT_RUN = re.compile(r"<!-- not run: (.+) -->")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Block:
     text: str
     runner: str  # the tag's path, relative to the repo ("" without a tag)
     commands: list[Command]
+    not_run: str = ""  # why no test runs it (<!-- not run: ... -->)
 
 
 def blocks(text: str | None = None) -> list[Block]:
@@ -68,8 +71,10 @@ def blocks(text: str | None = None) -> list[Block]:
             end = lines.index("```", number + 1)
             if line == "```sh":
                 tag = _TAG.fullmatch(lines[number - 1].strip()) if number else None
+                not_run = _NOT_RUN.fullmatch(lines[number - 1].strip()) if number else None
                 body = "\n".join(lines[number + 1 : end])
-                found.append(Block(number + 2, section, body, tag.group(1) if tag else "", _commands(number + 2, section, body)))
+                runner, reason = tag.group(1) if tag else "", not_run.group(1) if not_run else ""
+                found.append(Block(number + 2, section, body, runner, _commands(number + 2, section, body), reason))
             number = end
         number += 1
     return found

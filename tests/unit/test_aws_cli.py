@@ -1,5 +1,6 @@
-"""The AWS CLI commands the README shows, run by the real AWS CLI (awscli from PyPI, in .venv-awscli,
-which `make setup` builds) against moto's EMR API on 127.0.0.1."""
+"""The AWS CLI with what etl prints, beyond the README's own commands (those run in tests/unit/test_readme_on_aws.py):
+run by the real AWS CLI (awscli from PyPI, in .venv-awscli, which `make setup` builds) against moto's EMR API on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from werkzeug.serving import make_server
 
 from etl.cli import main
 from etl.dev.ports import free_port
-from tests.unit.test_emr_steps import one_day_args
 
 REPO = Path(__file__).resolve().parents[2]
 AWS = REPO / ".venv-awscli" / "bin" / "aws"
@@ -31,37 +31,6 @@ def aws(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
     assert AWS.is_file(), f"{AWS} is missing: `make setup` installs the AWS CLI there"
     environ = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", **CREDENTIALS}  # no profile or config of the machine's own
     return subprocess.run([str(AWS), *args, "--endpoint-url", endpoint], capture_output=True, text=True, env=environ, timeout=120)
-
-
-def test_the_readmes_add_steps_takes_what_emr_step_prints(
-    emr_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for key, value in CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    emr = boto3.client("emr", endpoint_url=emr_endpoint)
-    instances = {"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True}
-    cluster_id = emr.run_job_flow(Name="night", ReleaseLabel="emr-7.13.0", Instances=instances, JobFlowRole="r", ServiceRole="s")[
-        "JobFlowId"
-    ]
-
-    # the README's: etl emr-step sales_warehouse --run-date D --artifacts s3://BUCKET/artifacts/0.1.0/ > steps.json
-    assert (
-        main(["--conf-dir", str(REPO / "conf"), "emr-step", "sales_warehouse", "--run-date", "1992-01-02", "--artifacts", ARTIFACTS]) == 0
-    )
-    steps = tmp_path / "steps.json"
-    steps.write_text(capsys.readouterr().out)
-    # aws emr add-steps --cluster-id j-XXXXXXXX --steps file://steps.json
-    added = aws(emr_endpoint, "emr", "add-steps", "--cluster-id", cluster_id, "--steps", f"file://{steps}")
-    assert added.returncode == 0, added.stderr
-    [step_id] = json.loads(added.stdout)["StepIds"]
-
-    step = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
-    assert (step["Name"], step["ActionOnFailure"], step["Config"]["Jar"]) == (
-        "etl run sales_warehouse 1992-01-02 --env emr",
-        "CONTINUE",
-        "command-runner.jar",
-    )
-    assert step["Config"]["Args"] == one_day_args("emr")
 
 
 def test_the_api_shape_is_not_what_add_steps_takes(emr_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,19 +106,14 @@ def test_the_aws_cli_takes_no_run_job_flow_json(
     assert recording.calls == []  # neither called AWS
 
 
-@pytest.mark.parametrize(
-    ("args", "name"),
-    [
-        (["nightly", "--run-date", "1992-01-02"], "etl nightly 1992-01-02"),
-        (["sales_warehouse", "--env", "emr8-subnet", "--from", "1992-01-01", "--to", "1992-01-31"], "etl sales_warehouse 1992-01-01..1992-01-31"),
-    ],
-    ids=["nightly", "emr8-backfill-in-a-subnet"],
-)  # fmt: skip
-def test_the_readmes_create_cluster_sends_the_planned_request(
-    recording_emr: tuple[str, RecordingEmr], tmp_path: Path, capsys: pytest.CaptureFixture[str], lake: None, args: list[str], name: str
+def test_create_cluster_sends_the_planned_request_of_a_backfill_in_a_subnet(
+    recording_emr: tuple[str, RecordingEmr], tmp_path: Path, capsys: pytest.CaptureFixture[str], lake: None
 ) -> None:
-    """etl cluster plan ... --shape cli > create-cluster.sh; sh create-cluster.sh: the AWS CLI's create-cluster sends
-    exactly the RunJobFlow request the plan prints as JSON (and `etl cluster run` sends)."""
+    """etl cluster plan ... --shape cli > create-cluster.sh; sh create-cluster.sh for a job's backfill on EMR 8 in a
+    subnet: the AWS CLI's create-cluster sends exactly the RunJobFlow request the plan prints as JSON (the README's
+    night: tests/unit/test_readme_on_aws.py)."""
+    args = ["sales_warehouse", "--env", "emr8-subnet", "--from", "1992-01-01", "--to", "1992-01-31"]
+    name = "etl sales_warehouse 1992-01-01..1992-01-31"
     endpoint, recording = recording_emr
     conf = tmp_path / "conf"
     shutil.copytree(REPO / "conf", conf)
