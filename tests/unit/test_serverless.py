@@ -32,7 +32,6 @@ from etl.emr import entry
 from etl.emr.package import pack_venv
 from etl.emr.serverless import LIVE_OR_DONE, client_token, sdk_member_names, skipped_nights, start_job_run_request
 from tests.release import release_zip
-from tests.unit.test_aws_cli import aws
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_CONF = REPO / "conf"
@@ -472,23 +471,6 @@ def test_moto_takes_the_schedule(conf: Path, capsys: pytest.CaptureFixture[str])
         "Europe/Berlin",
         "ENABLED",
     )
-
-
-def test_the_aws_cli_takes_the_schedule(
-    conf: Path,
-    emr_endpoint: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """The README's: etl schedule ... > schedule.json; aws scheduler create-schedule --cli-input-json file://schedule.json"""
-    schedule = schedule_json(conf, capsys, "--cron", "cron(30 2 * * ? *)", "--timezone", "Europe/Berlin")
-    path = tmp_path / "schedule.json"
-    path.write_text(json.dumps(schedule, indent=2))
-    created = aws(emr_endpoint, "scheduler", "create-schedule", "--cli-input-json", f"file://{path}")
-    assert created.returncode == 0, created.stderr
-    assert json.loads(created.stdout)["ScheduleArn"].endswith(":schedule/default/etl-sales_warehouse-emr")
-    stored = boto3.client("scheduler", region_name=REGION, endpoint_url=emr_endpoint).get_schedule(Name="etl-sales_warehouse-emr")
-    assert stored["Target"] == schedule["Target"]
 
 
 def test_a_pipeline_cannot_be_scheduled_as_one_run(conf: Path, capsys: pytest.CaptureFixture[str]) -> None:
