@@ -29,14 +29,13 @@ STATED_ROWS = [("ada", 2, Decimal("20.00"), 1), ("grace", 1, Decimal("30.00"), 0
 
 
 def project_copy(home: Path) -> Path:
-    """What the commands need of a checkout: its jobs and conf, the tests' conftest, pyproject.toml
-    (pytest's settings, which make tests/conftest.py the suite's)."""
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(REPO / "jobs", home / "jobs", ignore=ignore)
+    """What the commands need of a checkout: its jobs and conf, the tests package's own modules (its
+    conftest.py: the `spark` and `ansi` fixtures), pyproject.toml (pytest's settings: the rootdir)."""
+    shutil.copytree(REPO / "jobs", home / "jobs", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "conf", home / "conf")
     (home / "tests" / "unit").mkdir(parents=True)
-    for path in ("tests/__init__.py", "tests/conftest.py", "tests/lanes.py", "tests/leaks.py", "tests/unit/__init__.py", "pyproject.toml"):
-        shutil.copy(REPO / path, home / path)
+    for module in [*(REPO / "tests").glob("*.py"), REPO / "tests" / "unit" / "__init__.py", REPO / "pyproject.toml"]:
+        shutil.copy(module, home / module.relative_to(REPO))
     return home
 
 
