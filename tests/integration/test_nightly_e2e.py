@@ -27,6 +27,7 @@ from tests.integration.expected import (
     expected_facts,
     fact_keys,
 )
+from tests.readme import blocks_run_by
 from tests.report_page import Page, parse
 
 pytestmark = pytest.mark.integration
@@ -58,13 +59,29 @@ class Nights(Lake):
     history: str = ""  # the URI `etl report sales_warehouse --history` prints
 
 
+def plan_of(pipeline: str) -> list[str]:
+    """What `etl pipeline show` prints of a pipeline, from its YAML and its jobs' (the files list the jobs
+    in an order their dependencies allow): each job, what it waits for, reads (a source's table, else its
+    raw folder; once each) and writes."""
+    config = yaml.safe_load((REPO / "conf" / "pipelines" / f"{pipeline}.yaml").read_text())
+    lines = [f"{pipeline}: {config['description']}"]
+    for number, (job, settings) in enumerate(config["jobs"].items(), start=1):
+        after = f" (after {', '.join(settings['depends_on'])})" if settings.get("depends_on") else ""
+        job_config = yaml.safe_load((REPO / "conf" / "jobs" / f"{job}.yaml").read_text())
+        reads = dict.fromkeys(source.get("table") or f"raw/{source['path']}" for source in job_config["sources"].values())
+        writes = [target["table"] for target in job_config["targets"].values()]
+        lines += [f"{number}. {job}{after}", f"     reads   {', '.join(reads)}", f"     writes  {', '.join(writes)}"]
+    return lines
+
+
 @pytest.fixture(scope="module")
 def lake(lake: Lake) -> Nights:
     nights = Nights(lake.root)
-    nights.etl_ok("demo-data", "tpch", "--env", "local", "--from", FIRST, "--to", MIDDLE)
-    nights.etl_ok("demo-data", "clickstream", "--env", "local", "--from", FIRST, "--to", LAST)
-    nights.etl_ok("pipeline", "run", "nightly", "--env", "local", "--from", FIRST, "--to", MIDDLE)
-    nights.last_night = nights.etl("pipeline", "run", "nightly", "--env", "local", "--run-date", LAST)
+    # README's block (the env is `local`, the default): the plan, the demo's extracts, two nights, a failing third
+    [block] = blocks_run_by(__file__)
+    shown, *_, third = nights.readme(block)
+    assert shown.stdout.splitlines() == plan_of("nightly")
+    nights.last_night = Result(third.code, third.stdout, third.stderr)
     quarantine = ("quarantine", "clickstream_sessions", "--env", "local", "--run-date", LAST, "--limit", "0")
     nights.held = nights.etl_ok(*quarantine).stdout.splitlines()
     nights.environ["COLUMNS"] = "400"  # the width etl runs fits its lines to (the error is cut beyond it)
