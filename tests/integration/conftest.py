@@ -103,12 +103,17 @@ class Lake:
         return result
 
     def readme(
-        self, block: Block, replace: Mapping[str, str] = MappingProxyType({}), interrupt_when: Callable[[], bool] | None = None
+        self,
+        block: Block,
+        replace: Mapping[str, str] = MappingProxyType({}),
+        interrupt_when: Callable[[], bool] | None = None,
+        cwd: Path | None = None,
     ) -> list[Ran]:
         """Run a README block in this lake as a reader would (tests/readme.py `run`): each command exits as
-        the README says, and each successful etl command prints only expected lines on stderr."""
+        the README says, and each successful etl command prints only expected lines on stderr. The commands
+        run beside the lake unless `cwd` says where (the checkout, for make)."""
         env = {**os.environ, "ETL_LAKE_ROOT": str(self.root), "ETL_CONF_DIR": str(REPO / "conf"), **self.environ}
-        done = run(block, cwd=self.root.parent, env=env, replace=replace, interrupt_when=interrupt_when)
+        done = run(block, cwd=cwd or self.root.parent, env=env, replace=replace, interrupt_when=interrupt_when)
         for ran in done:
             record_output(ran.command.text, ran.stdout + ran.stderr)
             if ran.command.argv[0] == "etl" and ran.code == 0:

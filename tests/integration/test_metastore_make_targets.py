@@ -13,7 +13,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -23,9 +23,8 @@ import yaml
 from etl.dev.errors import ServiceUnavailable
 from etl.dev.mariadb import MariaDB
 from etl.dev.metastore import HiveMetastore
-from tests.integration.conftest import REPO, Lake, query, unexpected_lines, watched
-from tests.leaks import record_output
-from tests.readme import Block, Ran, blocks_run_by, run
+from tests.integration.conftest import REPO, Lake, query, watched
+from tests.readme import Block, blocks_run_by
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +45,8 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     subprocess.run([sys.executable, "-m", "etl.dev.metastore", "down", "--state-dir", str(state)], cwd=REPO, timeout=120, check=False)
 
 
-def readme(block: Block, commands: slice, environ: Mapping[str, str], replace: Mapping[str, str] | None = None) -> list[Ran]:
-    """Some of the block's commands, in the checkout (where make finds the Makefile), the lake elsewhere;
-    as Lake.readme, each successful etl command prints only expected lines on stderr."""
-    done = run(dataclasses.replace(block, commands=block.commands[commands]), cwd=REPO, env=environ, replace=replace or {})
-    for ran in done:
-        record_output(ran.command.text, ran.stdout + ran.stderr)
-        if ran.command.argv[0] == "etl" and ran.code == 0:
-            unexpected = unexpected_lines(ran.stderr)
-            assert not unexpected, f"{ran.command} printed unexpected lines on stderr:\n" + "\n".join(unexpected[:40])
-    return done
+def part(block: Block, commands: slice) -> Block:
+    return dataclasses.replace(block, commands=block.commands[commands])
 
 
 def processes_of(state: Path) -> list[int]:
@@ -76,29 +67,23 @@ def listening(port: int) -> bool:
 
 
 def test_the_make_targets_start_and_stop_the_metastore_the_readme_uses(state_dir: Path, tmp_path: Path) -> None:
-    lake = Lake(tmp_path / "lake")
     # METASTORE_DIR: the Makefile's `?=` takes it from the environment. make's SPARK is a reader's (3.5 unless
     # `make test SPARK=4.0` passes its own down): the metastore is Hive 2.3 from either line's jars.
-    environ = {
-        **os.environ,
-        "METASTORE_DIR": str(state_dir),
-        "ETL_LAKE_ROOT": str(lake.root),
-        "ETL_CONF_DIR": str(REPO / "conf"),
-        "ETL_DRIVER_MEMORY": "1g",
-    }
+    lake = Lake(tmp_path / "lake", environ={"METASTORE_DIR": str(state_dir), "ETL_DRIVER_MEMORY": "1g"})
+    environ = {**os.environ, **lake.environ}
     planned = subprocess.run(["make", "-n", "metastore-up"], cwd=REPO, env=environ, capture_output=True, text=True, check=True).stdout
     if "pip install" in planned:
         pytest.fail("make metastore-up would first rebuild the venv (setup.py is newer): run `make setup` first")
     [block] = blocks_run_by(__file__)
     assert (block.commands[0].argv, block.commands[-1].argv) == (["make", "metastore-up"], ["make", "metastore-down"])
 
-    [started] = readme(block, slice(1), environ)
+    [started] = lake.readme(part(block, slice(1)), cwd=REPO)
     uri = started.stdout.splitlines()[-1]
     port = int(URI.fullmatch(uri).group(1))  # type: ignore[union-attr]
     service = watched(HiveMetastore(state_dir, MariaDB(state_dir)))
     assert service.uri_file.read_text().strip() == uri and listening(port)
 
-    readme(block, slice(1, -1), environ, {"thrift://127.0.0.1:PORT": uri, "1992-01-31": LAST})
+    lake.readme(part(block, slice(1, -1)), {"thrift://127.0.0.1:PORT": uri, "1992-01-31": LAST}, cwd=REPO)
 
     from hmsclient.hmsclient import HMSClient  # the dev extra's pure-Python Thrift client
 
@@ -117,6 +102,6 @@ def test_the_make_targets_start_and_stop_the_metastore_the_readme_uses(state_dir
     running = processes_of(state_dir)
     assert len(running) >= 2  # mariadbd and the metastore's JVM
     mariadb_port = int(re.search(r"^port=(\d+)$", (state_dir / "mariadb" / "my.cnf").read_text(), re.M).group(1))  # type: ignore[union-attr]
-    readme(block, slice(-1, None), environ)
+    lake.readme(part(block, slice(-1, None)), cwd=REPO)
     assert processes_of(state_dir) == []
     assert not listening(port) and not listening(mariadb_port)
