@@ -185,3 +185,14 @@ def funnel_rows(found: list[Session]) -> list[dict[str, str]]:
 
 def _rate(part: int, whole: int) -> str:
     return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), ROUND_HALF_UP)) if whole else ""
+
+
+def broken_lines(raw: Path, day: str) -> list[tuple[str, str]]:
+    """The lines of a day's log files that are no request of the format, as the files hold them, with
+    their file's URI: (line, file), sorted."""
+    found = []
+    for file in sorted(raw.glob(f"dt={day}/*.gz")):
+        for line in gzip.decompress(file.read_bytes()).decode().splitlines()[2:]:
+            if not _valid(line.split("\t")):
+                found.append((line, f"file://{file}"))  # as Spark names it (as_uri() would escape the =)
+    return sorted(found)

@@ -1,6 +1,8 @@
-"""iot_telemetry end to end, two nights: `etl demo-data iot` lands two days of Firehose files; night one's
-`etl run` takes the first day's deliveries uninterrupted; night two's is killed in the middle of its
-micro-batches and run again; a third run finds nothing new; `etl stream` picks up a file that lands later
+"""iot_telemetry end to end, two nights. Night one is the README's stream tour, run as written (the
+fleet smaller): `etl demo-data iot` lands the first day's Firehose files, `etl run` takes them
+uninterrupted, `etl stream` finds nothing new and stops cleanly on Ctrl-C, `etl sql` shows the first
+anomalous windows. Night two: the second day's deliveries arrive; that night's `etl run` is killed in the
+middle of its micro-batches and run again; `etl stream` picks up a file that lands later, and only it,
 and stops cleanly on Ctrl-C.
 
 The expected values are computed here from the raw files, in plain Python, by replaying what the job
@@ -11,6 +13,8 @@ less 10 minutes; a reading sent again (same device, event id and time) counts on
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -27,6 +31,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import ETL, REPO, Lake, unexpected_lines
+from tests.readme import Ran, blocks_run_by
 
 pytestmark = pytest.mark.integration
 
@@ -176,31 +181,58 @@ def wait_for(condition, what: str, seconds: float = 300) -> None:  # type: ignor
         time.sleep(0.1)
 
 
+class SparkLog:
+    """Whether the lake's Spark log (lake/logs/spark.log) has said something since this was made."""
+
+    def __init__(self, lake: Lake, text: str) -> None:
+        self.file, self.text = lake.root / "logs" / "spark.log", text.encode()
+        self.read, self.tail = (self.file.stat().st_size if self.file.exists() else 0), b""
+
+    def __call__(self) -> bool:
+        if not self.file.exists():
+            return False
+        with self.file.open("rb") as log:
+            log.seek(self.read)
+            new = log.read()
+        self.read += len(new)
+        self.tail = self.tail[-len(self.text) :] + new  # a line written in two parts is still found
+        return self.text in self.tail
+
+
+# What Spark's stream logs once a query has found nothing new for 10 s: it waits (etl stream's own line
+# comes after a minute). By then etl stream has started its queries and takes Ctrl-C as a stop.
+IDLE = "Streaming query has been idle and waiting for new data"
+
+
 @dataclass
 class Nights:
     lake: Lake
+    tour: list[Ran]  # the README's commands: demo-data, run, stream, sql
     first: Replay  # the first night's files
     first_table: list[dict]  # the table after the first night
+    first_stored: int  # rows in the table's storage after the first night (read with DuckDB)
     both: Replay  # every file
     resumed_at: int  # the first micro-batch the second night's rerun ran (its quarantine query's)
 
 
 @pytest.fixture(scope="module")
 def nights(lake: Lake) -> Nights:
-    """Two days of telemetry landed. Night one: the first day's deliveries, one uninterrupted run. Night
-    two: the second day's deliveries arrive; the run is killed once 2 of its micro-batches are committed,
-    then run again to the end."""
-    lake.etl_ok("demo-data", "iot", "--env", "local", "--scale", "0.002", "--to", DAYS[1])
-    raw, held_back = lake.root / "raw" / "iot", lake.root / "held-back"
-    later = sorted(day for day in (raw / "2024" / "06").iterdir() if day.name != "01")
-    held_back.mkdir()
-    for day in later:
-        day.rename(held_back / day.name)  # a rename keeps the files' modification (delivery) times
-    lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAYS[0])
+    """Night one: the README's tour (the first day landed, one uninterrupted run, a stream with nothing
+    new, the anomalous windows). Night two: the second day's deliveries arrive; the run is killed once 2
+    of its micro-batches are committed, then run again to the end."""
+    [block] = blocks_run_by(__file__)
+    smaller = {"etl demo-data iot --env local": "etl demo-data iot --env local --scale 0.002"}
+    tour = lake.readme(block, replace=smaller, interrupt_when=SparkLog(lake, IDLE))
+    raw = lake.root / "raw" / "iot"
     lake.prefetch(TABLE_SQL)
-    first, first_table = replay(raw), loaded_windows(lake)
-    for day in later:
-        (held_back / day.name).rename(day)
+    first, first_table, first_stored = replay(raw), loaded_windows(lake), len(lake.storage("analytics.iot_device_5min"))
+
+    landed = {file: (file.stat().st_mtime, file.read_bytes()) for file in raw.rglob("iot-telemetry-*")}
+    lake.etl_ok("demo-data", "iot", "--env", "local", "--scale", "0.002", "--to", DAYS[1])
+    # the first day's files land again as they were (a stream never reads a file it has seen again), the
+    # second day's are new
+    assert {file: (file.stat().st_mtime, file.read_bytes()) for file in landed} == landed
+    assert {day.name for day in (raw / "2024" / "06").iterdir()} == {"01", "02"}
 
     run = start(lake, "run", "iot_telemetry", "--env", "local", "--run-date", DAYS[1])
     night_one = len(first.batches)
@@ -215,7 +247,7 @@ def nights(lake: Lake) -> Nights:
     assert night_one + 2 <= committed(lake, "iot_device_5min") < len(both.batches)
     lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAYS[1])
     lake.prefetch(TABLE_SQL, AUDIT_SQL, QUARANTINE_SQL)
-    return Nights(lake, first, first_table, both, resumed_at)
+    return Nights(lake, tour, first, first_table, first_stored, both, resumed_at)
 
 
 def test_late_readings_within_the_watermark_are_counted_later_ones_dropped_and_counted(nights: Nights) -> None:
@@ -234,6 +266,26 @@ def test_late_readings_within_the_watermark_are_counted_later_ones_dropped_and_c
     assert sum(1 for r in expected.kept if r["arrived_late"]) > 100 and len(expected.dropped_late) > 100
 
 
+def test_the_readme_stream_with_nothing_new_waits_stops_on_ctrl_c_and_changes_nothing(nights: Nights) -> None:
+    assert [ran.command.argv[:2] for ran in nights.tour] == [["etl", "demo-data"], ["etl", "run"], ["etl", "stream"], ["etl", "sql"]]
+    assert "stopping after the micro-batch in progress" in nights.tour[2].stderr  # Ctrl-C: a clean stop, exit 0
+    # it read nothing and wrote nothing: the table is night one's run's, exactly (the test above), and its
+    # storage holds no row besides
+    assert nights.lake.sql(AUDIT_SQL)[1] == {"status": "succeeded", "read": "0", "malformed": "0", "late": "0", "duplicates": "0"}
+    assert nights.first_stored == len(nights.first_table)
+
+
+def test_the_readme_query_shows_the_first_anomalous_windows(nights: Nights) -> None:
+    printed = list(csv.DictReader(io.StringIO(nights.tour[3].stdout)))
+    expected = {(w["device_id"], w["window_start"]): w for w in expected_windows(nights.first.kept) if w["anomalies"]}
+    first = sorted(start for _, start in expected)[:10]  # by window_start, LIMIT 10 (a tie may take either device)
+    assert [row["window_start"] for row in printed] == first
+    for row in printed:
+        want = expected[(row["device_id"], row["window_start"])]
+        got = (int(row["readings"]), float(row["temperature_max"]), json.loads(row["anomalies"]))
+        assert got == (want["readings"], want["temperature_max"], want["anomalies"]), row
+
+
 def test_a_run_killed_in_the_middle_then_rerun_loses_and_repeats_nothing(nights: Nights) -> None:
     """Where the run was killed shifts Spark's watermark after the restart (a micro-batch's late rows are
     judged by a watermark that lags one or two micro-batches), so a reading that arrived late may count
@@ -250,14 +302,15 @@ def test_a_run_killed_in_the_middle_then_rerun_loses_and_repeats_nothing(nights:
     assert set(by_key) <= set(possible)
     assert all(w["readings"] <= possible[k]["readings"] for k, w in by_key.items())
     assert len(exact) > 4000 and len(touched) > 20  # most windows are exact; the demo has late readings
-    # the killed run wrote no audit row; the rerun counts the micro-batches it ran
+    # the killed run wrote no audit row (after night one's run and stream); the rerun counts the
+    # micro-batches it ran
     audit = nights.lake.sql(AUDIT_SQL)
     rest = expected.batches[nights.resumed_at :]
-    assert len(audit) == 2
-    assert (audit[1]["status"], audit[1]["read"], audit[1]["malformed"]) == (
+    assert len(audit) == 3
+    assert (audit[2]["status"], audit[2]["read"], audit[2]["malformed"]) == (
         "succeeded", str(sum(b.lines for b in rest)), str(sum(len(b.malformed) for b in rest))
     )  # fmt: skip
-    assert int(audit[1]["duplicates"]) > 0  # every hour's file has some; late ones need not be in the rerun's part
+    assert int(audit[2]["duplicates"]) > 0  # every hour's file has some; late ones need not be in the rerun's part
 
 
 def key(reading: dict) -> tuple[str, str]:
@@ -270,16 +323,6 @@ def test_malformed_records_are_quarantined_once_with_their_file(nights: Nights) 
     held = [(row["record"], row["source_file"]) for row in lake.sql(QUARANTINE_SQL)]
     want = sorted((record, file) for batch in expected.batches for record, file in batch.malformed)
     assert sorted(held) == want and len(want) > 0
-
-
-def test_a_run_with_nothing_new_changes_nothing(nights: Nights) -> None:
-    lake = nights.lake
-    before = lake.sql(TABLE_SQL)
-    storage = lake.storage("analytics.iot_device_5min")
-    lake.etl_ok("run", "iot_telemetry", "--env", "local", "--run-date", DAYS[1])
-    lake.prefetch(TABLE_SQL)
-    assert lake.sql(TABLE_SQL) == before
-    assert lake.storage("analytics.iot_device_5min") == storage
 
 
 def test_etl_stream_takes_new_files_until_ctrl_c_then_stops_cleanly(nights: Nights) -> None:
@@ -312,4 +355,5 @@ def test_etl_stream_takes_new_files_until_ctrl_c_then_stops_cleanly(nights: Nigh
     assert windows == [
         {"window_start": "2024-06-04T00:00:00", "readings": "3", "temperature_max": "72.0", "anomalies": '["temperature_high"]'}
     ]
+    # it read the new file only: after the killed night and its rerun, nothing else was left to do
     assert lake.sql(AUDIT_SQL)[-1] == {"status": "succeeded", "read": "3", "malformed": "0", "late": "0", "duplicates": "0"}
