@@ -9,8 +9,8 @@ The reader gives the fields as typed columns (names below, `-` as null, the head
 `request_time`, the UTC timestamp of `date` and `time`. A line that is not a request of this format
 (another number of fields, a date, time or number that does not parse, a broken %-escape, or a
 `#Fields` line naming other fields, as when CloudFront adds one) keeps its raw text in the
-malformed-record column, like a CSV line that does not parse: quarantined, or the run stops, as the
-source's `malformed` says.
+malformed-record column and why in the reason column (the first field that fails, and how), like a CSV
+line that does not parse: quarantined, or the run stops, as the source's `malformed` says.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl.extract.malformed import MALFORMED
+from etl.extract.strict import REASON
 
 # field -> (column, type); "url" marks the fields CloudFront URL-encodes and the reader decodes.
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -63,11 +64,17 @@ FIELDS_LINE = "#Fields: " + " ".join(FIELDS)
 
 _PATTERNS = {
     "date": r"^\d{4}-\d{2}-\d{2}$",
-    "time": r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$",
     "bigint": r"^-?\d{1,18}$",
     "int": r"^-?\d{1,9}$",
     "double": r"^-?\d+(\.\d+)?$",
     "url": r"^([^%]|%[0-9A-Fa-f]{2})*$",  # url_decode fails on a broken escape: such a line is malformed
+}
+_DESCRIBED = {
+    "date": "a date (yyyy-MM-dd)",
+    "bigint": "a whole number",
+    "int": "a whole number",
+    "double": "a number",
+    "url": "URL-encoded (a % not followed by two hex digits)",
 }
 
 
@@ -90,19 +97,34 @@ def parse(lines: DataFrame) -> DataFrame:
         *(F.get(fields, i).alias(f"_f{i}") for i in range(len(FIELDS))),
     )
     raw = {field: F.when(F.col(f"_f{i}") != "-", F.col(f"_f{i}")) for i, field in enumerate(FIELDS)}
-    checks = [F.col("_count") == len(FIELDS), raw["date"].isNotNull(), raw["time"].isNotNull()] + [
-        raw[field].isNull() | raw[field].rlike(_PATTERNS[kind]) for field, (_, kind) in COLUMNS.items() if kind in _PATTERNS
+    # (whether it holds, why the line is malformed when it does not), in the order a reader would look
+    checks = [
+        (~F.col("value").startswith("#Fields:"), F.lit("a #Fields line naming other fields than the 33 of CloudFront's format")),
+        (F.col("_count") == len(FIELDS), F.concat(F.col("_count").cast("string"), F.lit(f" tab-separated fields, not {len(FIELDS)}"))),
+        (raw["date"].isNotNull(), F.lit("date: empty")),
+        (raw["time"].isNotNull(), F.lit("time: empty")),
+    ] + [
+        (
+            raw[field].isNull() | raw[field].rlike(_PATTERNS[kind]),
+            F.concat(F.lit(f"{field}: '"), raw[field], F.lit(f"' is not {_DESCRIBED[kind]}")),
+        )
+        for field, (_, kind) in COLUMNS.items()
+        if kind in _PATTERNS
     ]
     # CloudFront's date and time are UTC: the offset is spelled out, whatever the session's time zone. An
     # impossible time (25:61, 31 February) is null here, with ANSI SQL on (Spark 4's default) or off.
     request_time = F.try_to_timestamp(F.concat(raw["date"], F.lit("T"), raw["time"], F.lit("Z")), F.lit("yyyy-MM-dd'T'HH:mm:ssX"))
-    judged = split.select("*", reduce(lambda a, b: a & b, checks).alias("_ok"))
+    judged = split.select("*", reduce(lambda a, b: a & b, [holds for holds, _ in checks]).alias("_ok"))
     judged = judged.select("*", F.when(F.col("_ok"), request_time).alias("request_time"))
     well_formed = F.col("_ok") & F.col("request_time").isNotNull()
+    impossible = F.concat(F.lit("date and time: '"), raw["date"], F.lit(" "), raw["time"], F.lit("' is no moment of the calendar"))
+    # the reason, with its strings, only for the lines that are malformed (as etl/extract/strict.py does)
+    reason = F.when(~well_formed, F.coalesce(*[F.when(~holds, why) for holds, why in checks], impossible))
     return judged.select(
         F.when(well_formed, F.col("request_time")).alias("request_time"),
         *(F.when(well_formed, _typed(raw[field], kind)).alias(column) for field, (column, kind) in COLUMNS.items()),
         F.when(~well_formed, F.col("value")).alias(MALFORMED),
+        reason.alias(REASON),
         *extra,
     )
 

@@ -64,6 +64,21 @@ def _valid(fields: list[str]) -> bool:
     )
 
 
+def reason_of(line: str) -> str:
+    """Why a broken line of the demo's kinds (a truncated delivery, an impossible time, a status that is
+    no number) is no request, in the reader's words."""
+    fields = line.split("\t")
+    if len(fields) != 33:
+        return f"{len(fields)} tab-separated fields, not 33"
+    if not re.fullmatch(r"-?\d+", fields[8]):
+        return f"sc-status: '{fields[8]}' is not a whole number"
+    try:
+        datetime.strptime(f"{fields[0]} {fields[1]}", "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return f"date and time: '{fields[0]} {fields[1]}' is no moment of the calendar"
+    raise AssertionError(f"not a broken line of the demo's kinds: {line}")
+
+
 def _step(page: str, query: str | None) -> str | None:
     if page == "/checkout/complete":
         return "purchase"

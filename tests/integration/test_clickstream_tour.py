@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 import yaml
 
-from tests.integration.clickstream_expected import Logs, broken_lines, funnel_rows, read_logs, sessions
+from tests.integration.clickstream_expected import Logs, broken_lines, funnel_rows, read_logs, reason_of, sessions
 from tests.integration.conftest import REPO, Lake
 from tests.readme import Ran, blocks_run_by
 
@@ -57,6 +57,7 @@ def test_etl_quarantine_shows_the_seventh_days_broken_lines_as_the_files_hold_th
     shown = [json.loads(line) for line in tour["quarantine"].stdout.splitlines()]
     broken = broken_lines(lake.root / "raw" / "clickstream", NIGHT)
     assert sorted((row["record"], row["source_file"]) for row in shown) == broken and len(broken) > 0
+    assert all(row["reason"] == reason_of(row["record"]) for row in shown)
     assert {(row["table"], tuple(row["rules"])) for row in shown} == {
         ("quarantine.clickstream_sessions_access_logs", ("malformed_record",))
     }

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from etl.extract.cloudfront import parse
 from etl.extract.malformed import MALFORMED
+from etl.extract.strict import REASON
 from etl.transform.rules import DROPPED_BY, QUARANTINED_BY
 from etl.transform.sessionize import sessionize
 from jobs.clickstream_sessions import Params, fact_rows, page_views, sessions_of
@@ -68,22 +69,29 @@ def test_a_documented_line_parses_into_typed_decoded_columns(spark: SparkSession
 
 
 @pytest.mark.parametrize(
-    "bad",
+    "bad, reason",
     [
-        "\t".join(SLACKBOT.split("\t")[:32]),  # a field short (a truncated delivery)
-        SLACKBOT + "\tnew-field",  # a field more
-        SLACKBOT.replace("02:42:28", "25:61:07"),
-        SLACKBOT.replace("\t200\t", "\tOK\t"),
-        SLACKBOT.replace("Slackbot%201.0", "Slackbot%2G1.0"),  # a broken escape
-        SLACKBOT.replace("2020-12-10", "2020-02-31"),  # a day that does not exist
-        "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status something-new",
-        "garbage",
+        ("\t".join(SLACKBOT.split("\t")[:32]), "32 tab-separated fields, not 33"),  # a field short (a truncated delivery)
+        (SLACKBOT + "\tnew-field", "34 tab-separated fields, not 33"),
+        (SLACKBOT.replace("02:42:28", "25:61:07"), "date and time: '2020-12-10 25:61:07' is no moment of the calendar"),
+        (SLACKBOT.replace("\t200\t", "\tOK\t"), "sc-status: 'OK' is not a whole number"),
+        (
+            SLACKBOT.replace("Slackbot%201.0", "Slackbot%2G1.0"),
+            "cs(User-Agent): 'Slackbot%2G1.0%20(+https://api.slack.com/robots)' is not URL-encoded (a % not followed by two hex digits)",
+        ),
+        (SLACKBOT.replace("2020-12-10", "2020-02-31"), "date and time: '2020-02-31 02:42:28' is no moment of the calendar"),
+        (
+            "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status something-new",
+            "a #Fields line naming other fields than the 33 of CloudFront's format",
+        ),
+        ("garbage", "1 tab-separated fields, not 33"),
+        (SLACKBOT.replace("2020-12-10", "-"), "date: empty"),
     ],
 )
-def test_a_line_that_is_not_a_request_of_the_format_keeps_its_text_as_malformed(spark: SparkSession, bad: str) -> None:
+def test_a_line_that_is_not_a_request_of_the_format_keeps_its_text_as_malformed_and_why(spark: SparkSession, bad: str, reason: str) -> None:
     rows = parsed(spark, [*HEADER, bad, SLACKBOT])
-    assert [row[MALFORMED] for row in rows] == [bad, None]
-    assert all(value is None for key, value in rows[0].items() if key != MALFORMED)
+    assert [(row[MALFORMED], row[REASON]) for row in rows] == [(bad, reason), (None, None)]
+    assert all(value is None for key, value in rows[0].items() if key not in (MALFORMED, REASON))
 
 
 def test_sessions_are_cut_after_a_gap_longer_than_the_timeout(spark: SparkSession) -> None:
