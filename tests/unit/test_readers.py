@@ -213,7 +213,9 @@ def test_a_cloudfront_source_reads_gzip_logs_and_fails_on_a_broken_line_when_con
     assert [(r.client_ip, r.dt) for r in well_formed(frame).collect()] == [("3.92.144.159", D1)]
     assert [(r.record, r.source_file.endswith(".gz")) for r in malformed_rows(frame).collect()] == [("broken", True)]
     failing = source.model_copy(update={"malformed": "fail"})
-    with pytest.raises(Exception, match=r"source logs: malformed line in file:.*E123\.2023-03-01-00\.abc\.gz \(1 tab-separated fields, not 33\): broken"):
+    with pytest.raises(
+        Exception, match=r"source logs: malformed line in file:.*E123\.2023-03-01-00\.abc\.gz \(1 tab-separated fields, not 33\): broken"
+    ):
         read_source(spark, "logs", failing, make_ctx(D1)).collect()
 
 
