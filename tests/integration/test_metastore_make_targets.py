@@ -78,7 +78,8 @@ def test_the_make_targets_start_and_stop_the_metastore_the_readme_uses(state_dir
     assert (block.commands[0].argv, block.commands[-1].argv) == (["make", "metastore-up"], ["make", "metastore-down"])
 
     [started] = lake.readme(part(block, slice(1)), cwd=REPO)
-    uri = started.stdout.splitlines()[-1]
+    # the URI's line (under `make test`, make also says which directory it enters and leaves)
+    [uri] = [line for line in started.stdout.splitlines() if URI.fullmatch(line)]
     port = int(URI.fullmatch(uri).group(1))  # type: ignore[union-attr]
     service = watched(HiveMetastore(state_dir, MariaDB(state_dir)))
     assert service.uri_file.read_text().strip() == uri and listening(port)
