@@ -1,6 +1,6 @@
 """End to end: the README's five-minute tour (`etl demo-data`, a backfill of the first quarter, the next
 night's run and its rerun, `etl sql`, `etl runs`, `etl report`) and its other sales_warehouse commands
-(DESCRIBE, `etl quarantine`, `etl report`, `etl runs`), run as written, as a user runs them.
+(DESCRIBE, `etl report`, `etl runs --format json`), run as written, as a user runs them.
 
 Expected values are computed with DuckDB from the raw landing files, and the comments read from the job's
 YAML, never with the code under test.
@@ -192,8 +192,6 @@ def aligned_rows(text: str) -> list[dict[str, str]]:
 
 def test_etl_runs_lists_the_runs_newest_first_with_the_rows_read_and_loaded(loaded: Tour, counts: Counts) -> None:
     [in_the_tour] = loaded.printed("etl", "runs", "--env", "local")
-    [last_7] = loaded.printed("etl", "runs", "sales_warehouse", "--env", "local", "--last")
-    assert last_7 == in_the_tour  # one job, three runs: all of them each time
     rows = aligned_rows(in_the_tour)
     # rows read: the run's own input, the dimension read back left out; loaded: over all targets
     own = [(sum(n for source, n in read.items() if source != "dim_customer"), sum(written.values())) for read, written in counts]
@@ -263,9 +261,3 @@ def test_describe_shows_the_comments_of_the_jobs_yaml(loaded: Tour) -> None:
     assert {name: comment for name, _, comment in columns} == target["columns"]
     assert [name for name, _, _ in columns] == [name for name in target["columns"] if name != "order_date"] + ["order_date"]
     assert ["Comment", target["description"], ""] in csv_rows(extended)
-
-
-def test_etl_quarantine_prints_nothing_for_the_clean_night(loaded: Tour) -> None:
-    # the demo's extracts are clean: the night quarantined no row (its audit rows above: 0 malformed, 0 quarantined)
-    [ran] = [ran for ran in loaded.ran if ran.command.argv[:2] == ["etl", "quarantine"]]
-    assert (ran.stdout, ran.stderr) == ("", "")
